@@ -1,0 +1,1 @@
+"""kqual: build, boot and qualify shrunk Linux kernels for Cortex-M under QEMU."""

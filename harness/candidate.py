@@ -1,0 +1,122 @@
+"""Build one candidate end to end and lay out its artifacts.
+
+source -> userspace -> kernel -> linux.axf -> results/<cycle>/<candidate>/.
+Each stage skips itself when its fingerprint is unchanged; the image
+fingerprint ties together everything that shapes linux.axf.
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from filelock import FileLock
+
+from .bootwrap import wrap
+from .elfsize import SectionSizes, section_sizes
+from .fingerprint import Fingerprint
+from .kernel_build import KernelBuild, build_kernel
+from .kernel_source import prepare_source
+from .paths import work_dir
+from .progress import say
+from .results import candidate_dir, update_result
+from .stage import Stage
+from .target import Target
+from .userspace import build_userspace, write_initramfs
+
+HERE = Path(__file__).resolve().parent
+
+
+@dataclass
+class CandidateSpec:
+    """What makes a candidate differ from the target's own kernel."""
+
+    name: str
+    cycle: str = "baseline"
+    fragments: list[Path] = field(default_factory=list)
+    make_extra: list[str] = field(default_factory=list)
+    seed: str | None = None  # build folder name of the candidate it derives from
+
+
+@dataclass
+class BuiltCandidate:
+    spec: CandidateSpec
+    axf: Path
+    kernel: KernelBuild
+    fingerprint: Fingerprint
+    results: Path
+    sizes: SectionSizes
+    axf_bytes: int
+    rebuilt: bool
+
+
+def build_folder(name: str) -> Path:
+    return work_dir() / "build" / name
+
+
+def build_candidate(target: Target, spec: CandidateSpec) -> BuiltCandidate:
+    out = candidate_dir(spec.cycle, spec.name)
+    log = out / "build.log"
+    folder = build_folder(spec.name)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(folder) + ".lock"):
+        source = prepare_source(target, out)
+        userspace = build_userspace(target, source, out)
+        initramfs = write_initramfs(target, userspace)
+        kernel = build_kernel(
+            target,
+            source,
+            folder,
+            [*target.fragment_paths, *spec.fragments],
+            initramfs.list_path,
+            initramfs.fingerprint,
+            log,
+            spec.name,
+            make_extra=spec.make_extra,
+            seed=build_folder(spec.seed) if spec.seed else None,
+        )
+        image_fp = Fingerprint().add("kernel", kernel.fingerprint)
+        image_fp.add_file("harness/bootwrap.py", HERE / "bootwrap.py")
+        image_fp.add_text(
+            "wrap", repr((target.memory, target.uart, target.kernel.cmdline, target.qemu.cpu))
+        )
+        wrap_dir = folder / "kqual-wrap"
+        axf = wrap_dir / "linux.axf"
+        wrap_stage = Stage(f"linux.axf {spec.name}", wrap_dir, image_fp, [axf])
+        if wrap_stage.begin():
+            wrap(target, kernel.image, kernel.dtb, wrap_dir, wrap_dir / "wrap.log")
+            wrap_stage.done()
+        rebuilt = kernel.rebuilt
+        for src, name in [
+            (axf, "linux.axf"),
+            (kernel.vmlinux, "vmlinux"),
+            (kernel.system_map, "System.map"),
+            (kernel.config, "kernel.config"),
+            (kernel.image, "Image"),
+            (wrap_dir / "boot.dtb", "boot.dtb"),
+        ]:
+            shutil.copyfile(src, out / name)
+    sizes = section_sizes(out / "vmlinux")
+    axf_bytes = (out / "linux.axf").stat().st_size
+    update_result(
+        out,
+        candidate=spec.name,
+        cycle=spec.cycle,
+        image_fingerprint=image_fp.digest,
+        linux_axf_bytes=axf_bytes,
+        image_bytes=(out / "Image").stat().st_size,
+        initramfs_bytes=_initramfs_bytes(kernel.folder),
+        sections=sizes.as_dict(),
+        built=True,
+    )
+    say(
+        f"{spec.cycle}/{spec.name}: linux.axf {axf_bytes:,} bytes "
+        f"({'rebuilt' if rebuilt else 'nothing rebuilt'}), artifacts in {out}"
+    )
+    return BuiltCandidate(spec, out / "linux.axf", kernel, image_fp, out, sizes, axf_bytes, rebuilt)
+
+
+def _initramfs_bytes(folder: Path) -> int | None:
+    packed = folder / "usr" / "initramfs_data.cpio.gz"
+    return packed.stat().st_size if packed.exists() else None

@@ -1,0 +1,77 @@
+"""Reading the serial console: failures, markers, guest timestamps.
+
+Kept apart from the QEMU process handling so it can be tested on real
+console excerpts without booting anything.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+# Each pattern is a kernel failure that must end the boot at once, not a timeout.
+FAILURE_PATTERNS: dict[str, str] = {
+    "panic": r"Kernel panic - not syncing[^\r\n]*",
+    "init_killed": r"Attempted to kill init[^\r\n]*",
+    "oops": r"(?:Internal error: )?Oops[^\r\n]*",
+    "bug": r"\bBUG: [^\r\n]*",
+    "warning": r"\bWARNING: [^\r\n]*",
+    "unhandled_fault": r"Unable to handle kernel [^\r\n]*",
+}
+FAILURE_RE = re.compile("|".join(f"(?P<{k}>{v})" for k, v in FAILURE_PATTERNS.items()))
+
+# printk timestamp at the start of a console line: "[    0.055450] ..."
+_STAMP = r"\[\s*(\d+)\.(\d{6})\]"
+GUEST_READY_TAG = "kqual: shell ready"
+
+
+@dataclass(frozen=True)
+class ConsoleFailure:
+    kind: str
+    line: str
+
+
+def find_failure(text: str) -> ConsoleFailure | None:
+    m = FAILURE_RE.search(text)
+    if m is None:
+        return None
+    return ConsoleFailure(m.lastgroup or "failure", m.group(0).strip())
+
+
+def guest_ms(text: str, tag: str) -> float | None:
+    """Guest time (ms) of the printk line carrying `tag`, from its timestamp."""
+    m = re.search(_STAMP + r"[^\r\n]*?" + re.escape(tag), text)
+    if m is None:
+        return None
+    return int(m[1]) * 1000 + int(m[2]) / 1000
+
+
+def tail_lines(text: str, n: int = 30) -> str:
+    lines = text.replace("\r", "").split("\n")
+    return "\n".join(lines[-n:]).rstrip()
+
+
+class Markers:
+    """Shell markers the typed command line can never match.
+
+    The terminal echoes what we type, so a marker is written as arithmetic
+    ($((n))) and only the shell's expansion of it matches.
+    """
+
+    def __init__(self, prefix: str = "KQ") -> None:
+        self.prefix = prefix
+        self.n = 0
+
+    def next(self) -> int:
+        self.n += 1
+        return self.n
+
+    def echo(self, n: int) -> tuple[str, str]:
+        """(what to type, regex of the answer)."""
+        return (f"echo __{self.prefix}R_$(({n}))__", rf"__{self.prefix}R_{n}__")
+
+    def wrap(self, n: int, command: str) -> tuple[str, str]:
+        """A command between begin/end markers; the regex captures output and status."""
+        typed = f"echo __{self.prefix}B_$(({n}))__; {command}; echo __{self.prefix}E_$(({n}))_$?__"
+        answer = rf"__{self.prefix}B_{n}__\r*\n(?P<out>.*?)__{self.prefix}E_{n}_(?P<rc>\d+)__"
+        return typed, answer

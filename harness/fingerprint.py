@@ -1,0 +1,75 @@
+"""Content fingerprints of the inputs that shape a build stage.
+
+A fingerprint is a sha256 over named parts (files, folder trees, tool
+versions, literal strings). Folder trees hash relative paths and contents, so
+moving the checkout does not change the fingerprint; editing a byte does.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+
+from .runner import capture
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+@cache
+def tool_version(tool: str) -> str:
+    """First line of `tool --version`, the part of a toolchain that shapes output."""
+    return capture([tool, "--version"]).splitlines()[0].strip()
+
+
+@dataclass
+class Fingerprint:
+    """Accumulates parts; `digest` is stable for equal inputs."""
+
+    parts: dict[str, str] = field(default_factory=dict)
+
+    def add_text(self, name: str, text: str) -> Fingerprint:
+        self.parts[name] = hashlib.sha256(text.encode()).hexdigest()
+        return self
+
+    def add_file(self, name: str, path: Path) -> Fingerprint:
+        self.parts[name] = sha256_file(path) if path.exists() else "absent"
+        return self
+
+    def add_tree(self, name: str, root: Path, pattern: str = "*") -> Fingerprint:
+        h = hashlib.sha256()
+        if root.is_dir():
+            for p in sorted(root.rglob(pattern)):
+                if p.is_file() and "__pycache__" not in p.parts:
+                    h.update(p.relative_to(root).as_posix().encode() + b"\0")
+                    h.update(sha256_file(p).encode())
+        elif root.is_file():
+            h.update(sha256_file(root).encode())
+        self.parts[name] = h.hexdigest()
+        return self
+
+    def add_tool(self, tool: str) -> Fingerprint:
+        self.parts[f"tool:{tool}"] = tool_version(tool)
+        return self
+
+    def add(self, name: str, other: Fingerprint) -> Fingerprint:
+        self.parts[name] = other.digest
+        return self
+
+    @property
+    def digest(self) -> str:
+        h = hashlib.sha256()
+        for k in sorted(self.parts):
+            h.update(f"{k}={self.parts[k]}\n".encode())
+        return h.hexdigest()
+
+    @property
+    def short(self) -> str:
+        return self.digest[:16]

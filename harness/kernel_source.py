@@ -1,0 +1,75 @@
+"""The kernel source tree: extracted once, patched, shared read-only.
+
+Every candidate builds out of tree (O=) from the same tree, so extracting and
+patching happen once per (tarball, patch series). A file lock lets parallel
+xdist workers wait for one extraction instead of racing.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from filelock import FileLock
+
+from .fingerprint import Fingerprint
+from .patches import apply_series
+from .paths import work_dir
+from .progress import say
+from .runner import run_logged
+from .stage import Stage
+from .target import Target
+
+
+@dataclass(frozen=True)
+class KernelSource:
+    tree: Path
+    version: str
+    fingerprint: Fingerprint
+
+
+def source_fingerprint(target: Target) -> Fingerprint:
+    tarball = target.source_tarball
+    st = tarball.stat()
+    fp = Fingerprint()
+    fp.parts["tarball"] = f"{tarball.name}:{st.st_size}:{st.st_mtime_ns}"
+    fp.add_tree("kernel-patches", target.kernel_patches)
+    return fp
+
+
+def kernel_version(tree: Path) -> str:
+    text = (tree / "Makefile").read_text()[:2000]
+    fields = dict(
+        re.findall(r"^(VERSION|PATCHLEVEL|SUBLEVEL|EXTRAVERSION)[ \t]*=[ \t]*(\S*)", text, re.M)
+    )
+    return "{VERSION}.{PATCHLEVEL}.{SUBLEVEL}{EXTRAVERSION}".format(**{"EXTRAVERSION": ""} | fields)
+
+
+def prepare_source(target: Target, log_dir: Path) -> KernelSource:
+    fp = source_fingerprint(target)
+    root = work_dir() / "src" / f"linux-{fp.short}"
+    tree = root / "tree"
+    stage = Stage("kernel source", root, fp, [tree / "Makefile"])
+    root.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(root) + ".lock"):
+        if stage.begin():
+            if tree.exists():
+                subprocess.run(["chmod", "-R", "u+w", tree], check=False)
+                shutil.rmtree(tree)
+            tmp = root / "extract"
+            shutil.rmtree(tmp, ignore_errors=True)
+            tmp.mkdir(parents=True)
+            log = log_dir / "kernel-source.log"
+            say(f"extracting {target.source_tarball}")
+            run_logged(["tar", "-xf", target.source_tarball, "-C", tmp], log, "extract kernel")
+            (top,) = [p for p in tmp.iterdir() if p.is_dir()]
+            top.rename(tree)
+            tmp.rmdir()
+            apply_series(target.kernel_patches, tree, log, "patch kernel")
+            # Read-only, so no build can write into the shared tree by mistake.
+            subprocess.run(["chmod", "-R", "a-w", tree], check=True)
+            stage.done()
+    return KernelSource(tree, kernel_version(tree), fp)

@@ -1,0 +1,113 @@
+"""The baseline candidate: built once, booted, and put through the workload.
+
+Each workload step is its own test so a report names the step that failed.
+"""
+
+from __future__ import annotations
+
+import struct
+import time
+from pathlib import Path
+
+import pytest
+from elftools.elf.elffile import ELFFile
+
+from harness.bootwrap import wrap
+from harness.candidate import CandidateSpec, build_candidate
+from harness.qemu import BootFailure, QemuOptions, QemuSession
+from harness.qualify import icount_boot, qualify_boot
+from harness.results import update_result
+
+CYCLE = "baseline"
+
+
+@pytest.fixture(scope="session")
+def baseline(target):
+    return build_candidate(target, CandidateSpec("baseline", cycle=CYCLE))
+
+
+@pytest.fixture(scope="session")
+def baseline_machine(target, baseline, boots, icount_boots):
+    """The baseline booted `boots` times; the last boot stays up for the workload."""
+    report, session = qualify_boot(
+        target, baseline.axf, baseline.results, boots, icount_boots, f"{CYCLE}/baseline"
+    )
+    try:
+        yield report, session
+    finally:
+        session.close()
+
+
+def test_baseline_builds_a_wrapped_image(target, baseline, record_property):
+    record_property("linux_axf_bytes", baseline.axf_bytes)
+    for k, v in baseline.sizes.as_dict().items():
+        record_property(f"section_{k}", v)
+    with open(baseline.axf, "rb") as f:
+        elf = ELFFile(f)
+        secs = {s.name: s for s in elf.iter_sections()}
+        sp, reset = struct.unpack("<II", secs[".vectors"].data()[:8])
+        assert secs[".vectors"]["sh_addr"] == 0
+        assert sp == target.memory.initial_sp and reset & 1
+        assert secs[".dtb"]["sh_addr"] == target.memory.dtb_address >= 0x1000
+        assert secs[".dtb"].data()[:4] == b"\xd0\x0d\xfe\xed"  # FDT magic
+        assert secs[".kernel"]["sh_addr"] == target.memory.load_address
+        assert secs[".kernel"]["sh_size"] == (baseline.results / "Image").stat().st_size
+    assert baseline.sizes.text > 0 and baseline.sizes.init > 0
+
+
+def test_baseline_boots_to_shell(baseline_machine, record_property):
+    report, _ = baseline_machine
+    for key, value in report.as_result().items():
+        record_property(key, value)
+    assert report.samples and all(s.shell_ready_ms > s.boot_marker_ms for s in report.samples)
+
+
+def test_workload_step(baseline, baseline_machine, workload_step, record_property):
+    _, session = baseline_machine
+    result = session.run(workload_step.command, workload_step.timeout_s)
+    matched = workload_step.pattern.search(result.output) is not None
+    status_ok = workload_step.exit_status in (None, result.status)
+    update_result(baseline.results, **{f"workload.{workload_step.label}": matched and status_ok})
+    record_property("exit_status", result.status)
+    assert status_ok, (
+        f"{workload_step.command!r} exited {result.status}, "
+        f"expected {workload_step.exit_status}; output:\n{result.output}"
+    )
+    assert matched, (
+        f"output of {workload_step.command!r} does not match "
+        f"/{workload_step.expect}/:\n{result.output}"
+    )
+
+
+def test_guest_time_is_deterministic(target, baseline, record_property):
+    """Under -icount the guest sees the same shell_ready on every boot."""
+    values = [
+        icount_boot(target, baseline.axf, baseline.results / f"console-det-{i}.log")
+        for i in range(3)
+    ]
+    record_property("guest_shell_ready_ms", values[0])
+    assert values[0] is not None and values[0] > 0
+    assert values == [values[0]] * 3
+
+
+def test_panic_fails_fast_and_leaves_no_qemu(target, baseline, tmp_path):
+    """A kernel that cannot run init panics: the boot fails in seconds, with the panic."""
+    axf = wrap(
+        target,
+        baseline.kernel.image,
+        baseline.kernel.dtb,
+        tmp_path / "bogus",
+        tmp_path / "wrap.log",
+        cmdline="earlycon rdinit=/nonexistent init=/nonexistent",
+    )
+    session = QemuSession(target, axf, tmp_path / "console.log", QemuOptions())
+    start = time.monotonic()
+    with pytest.raises(BootFailure) as e:
+        with session:
+            pid = session.pid
+            session.boot()
+    elapsed = time.monotonic() - start
+    assert e.value.kind == "kernel"
+    assert "Kernel panic - not syncing" in str(e.value)
+    assert elapsed < 15, f"took {elapsed:.1f}s: the failure must not wait for a timeout"
+    assert not Path(f"/proc/{pid}").exists(), f"QEMU pid {pid} outlived its session"

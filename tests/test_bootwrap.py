@@ -1,0 +1,52 @@
+"""The wrapper is assembled with the real cross toolchain from stand-in blobs."""
+
+from __future__ import annotations
+
+import shutil
+import struct
+
+import pytest
+from elftools.elf.elffile import ELFFile
+
+from harness.bootwrap import wrap
+from harness.target import load_target
+
+pytestmark = pytest.mark.skipif(
+    shutil.which("arm-none-eabi-gcc") is None or shutil.which("fdtput") is None,
+    reason="needs gcc-arm-none-eabi and device-tree-compiler (run .ci/setup)",
+)
+
+
+def test_wrapper_layout(tmp_path):
+    import subprocess
+
+    t = load_target()
+    image = tmp_path / "Image"
+    image.write_bytes(b"\xaa" * 4096)
+    dts = tmp_path / "t.dts"
+    dts.write_text('/dts-v1/;\n/ { chosen { bootargs = "x"; }; };\n')
+    dtb = tmp_path / "t.dtb"
+    subprocess.run(["dtc", "-O", "dtb", "-o", dtb, dts], check=True)
+    axf = wrap(t, image, dtb, tmp_path / "out", tmp_path / "wrap.log", cmdline="rdinit=/x")
+    with open(axf, "rb") as f:
+        elf = ELFFile(f)
+        secs = {s.name: s for s in elf.iter_sections()}
+        assert secs[".vectors"]["sh_addr"] == 0
+        sp, reset = struct.unpack("<II", secs[".vectors"].data()[:8])
+        assert sp == t.memory.initial_sp
+        assert reset & 1 == 1 and reset < t.memory.dtb_address  # Thumb, in .text
+        assert secs[".dtb"]["sh_addr"] == t.memory.dtb_address >= 0x1000
+        assert secs[".kernel"]["sh_addr"] == t.memory.load_address
+        assert secs[".kernel"].data() == image.read_bytes()
+        text = secs[".text"].data()
+    # The literal pool carries the UART CTRL address and the Thumb entry.
+    pool = struct.unpack(f"<{len(text) // 4}I", text[: len(text) // 4 * 4])
+    assert t.uart.base + t.uart.ctrl_offset in pool
+    assert t.memory.load_address | 1 in pool
+    out = subprocess.run(
+        ["fdtget", tmp_path / "out" / "boot.dtb", "/chosen", "bootargs"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert out.stdout.strip() == "rdinit=/x"

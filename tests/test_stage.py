@@ -1,0 +1,71 @@
+from __future__ import annotations
+
+from harness.fingerprint import Fingerprint
+from harness.stage import Stage
+
+
+def test_fingerprint_tracks_content_not_location(tmp_path):
+    a, b = tmp_path / "a", tmp_path / "b"
+    for d in (a, b):
+        (d / "sub").mkdir(parents=True)
+        (d / "sub" / "x.config").write_text("CONFIG_A=y\n")
+    fa = Fingerprint().add_tree("configs", a)
+    fb = Fingerprint().add_tree("configs", b)
+    assert fa.digest == fb.digest
+    (b / "sub" / "x.config").write_text("CONFIG_A=n\n")
+    assert Fingerprint().add_tree("configs", b).digest != fa.digest
+    (a / "sub" / "x.config").rename(a / "sub" / "y.config")
+    assert Fingerprint().add_tree("configs", a).digest != fa.digest
+
+
+def test_fingerprint_parts_are_order_independent():
+    f1 = Fingerprint().add_text("a", "1").add_text("b", "2")
+    f2 = Fingerprint().add_text("b", "2").add_text("a", "1")
+    assert f1.digest == f2.digest
+    assert f1.digest != Fingerprint().add_text("a", "1").add_text("b", "3").digest
+
+
+def test_stage_skips_when_unchanged_and_outputs_exist(tmp_path, capfd):
+    out = tmp_path / "stage" / "out.bin"
+    fp = Fingerprint().add_text("input", "v1")
+    s = Stage("demo", tmp_path / "stage", fp, [out])
+    assert s.begin() is True
+    out.write_text("built")
+    s.done()
+    again = Stage("demo", tmp_path / "stage", Fingerprint().add_text("input", "v1"), [out])
+    assert again.begin() is False
+    assert "demo: up to date" in capfd.readouterr().err
+
+
+def test_stage_rebuilds_on_changed_input_and_names_it(tmp_path, capfd):
+    out = tmp_path / "stage" / "out.bin"
+    s = Stage(
+        "demo", tmp_path / "stage", Fingerprint().add_text("cfg", "a").add_text("x", "1"), [out]
+    )
+    s.begin()
+    out.write_text("built")
+    s.done()
+    changed = Stage(
+        "demo", tmp_path / "stage", Fingerprint().add_text("cfg", "b").add_text("x", "1"), [out]
+    )
+    assert changed.changed_parts() == ["cfg"]
+    assert changed.begin() is True
+    assert "changed: cfg" in capfd.readouterr().err
+    # begin() drops the stamp: an interrupted rebuild is never taken as done.
+    assert (
+        Stage(
+            "demo", tmp_path / "stage", Fingerprint().add_text("cfg", "a").add_text("x", "1"), [out]
+        ).begin()
+        is True
+    )
+
+
+def test_stage_rebuilds_when_output_missing(tmp_path):
+    out = tmp_path / "stage" / "out.bin"
+    fp = Fingerprint().add_text("input", "v1")
+    s = Stage("demo", tmp_path / "stage", fp, [out])
+    s.begin()
+    out.write_text("x")
+    s.done()
+    out.unlink()
+    assert Stage("demo", tmp_path / "stage", fp, [out]).begin() is True

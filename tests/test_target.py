@@ -1,0 +1,92 @@
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from harness.errors import ConfigError
+from harness.target import load_target
+
+
+def edit(path, old, new):
+    text = path.read_text()
+    assert old in text, old
+    path.write_text(text.replace(old, new, 1))
+    return path
+
+
+def line_of(path, needle):
+    for n, line in enumerate(path.read_text().splitlines(), 1):
+        if needle in line:
+            return n
+    raise AssertionError(needle)
+
+
+def test_real_target_loads_into_typed_records():
+    t = load_target()
+    assert t.qemu.machine == "mps2-an385"
+    assert t.qemu.cpu == "cortex-m3"
+    assert t.memory.load_address == 0x21008000
+    assert t.memory.dtb_address >= 0x1000
+    assert t.cpu_cflags[0] == "-mcpu=cortex-m3"
+    assert all(p.is_file() for p in t.fragment_paths)
+
+
+def test_an386_needs_only_this_file(target_copy):
+    edit(target_copy, "machine: mps2-an385", "machine: mps2-an386")
+    edit(target_copy, "cpu: cortex-m3", "cpu: cortex-m4")
+    t = load_target(target_copy)
+    assert (t.qemu.machine, t.qemu.cpu) == ("mps2-an386", "cortex-m4")
+    assert "-mcpu=cortex-m4" in t.cpu_cflags
+
+
+def test_unknown_key_names_file_line_and_key(target_copy):
+    edit(target_copy, "  cpu: cortex-m3", "  cpu: cortex-m3\n  cpus: 2")
+    with pytest.raises(ConfigError) as e:
+        load_target(target_copy)
+    msg = str(e.value)
+    assert f"{target_copy}:{line_of(target_copy, 'cpus: 2')}:" in msg
+    assert "unknown key 'qemu.cpus'" in msg
+
+
+def test_wrong_type_names_key(target_copy):
+    edit(target_copy, "boots: 3", "boots: three")
+    with pytest.raises(ConfigError, match=r"'boot.boots' must be an integer, not 'three'") as e:
+        load_target(target_copy)
+    assert f":{line_of(target_copy, 'boots: three')}:" in str(e.value)
+
+
+def test_missing_fragment_names_its_index(target_copy):
+    edit(target_copy, "configs/target/boot.config]", "nowhere.config]")
+    with pytest.raises(ConfigError, match=r"kernel.fragments\[1\].*not found"):
+        load_target(target_copy)
+
+
+def test_missing_source_tarball(target_copy):
+    edit(target_copy, "/usr/src/linux-source-6.12.tar.xz", "/nonexistent/linux.tar.xz")
+    with pytest.raises(ConfigError, match=r"'kernel.source'.*/nonexistent/linux.tar.xz"):
+        load_target(target_copy)
+
+
+def test_dtb_below_0x1000_is_rejected(target_copy):
+    edit(target_copy, "dtb_address: 0x00001000", "dtb_address: 0x58")
+    with pytest.raises(ConfigError, match="below 0x1000"):
+        load_target(target_copy)
+
+
+def test_malformed_yaml_gives_line(write):
+    p = write("t.yaml", "name: x\nqemu:\n  machine: [unclosed\n")
+    with pytest.raises(ConfigError) as e:
+        load_target(p)
+    assert re.search(rf"{p}:\d+: malformed YAML", str(e.value))
+
+
+def test_missing_required_key(write):
+    p = write("t.yaml", "qemu:\n  machine: mps2-an385\n")
+    with pytest.raises(ConfigError, match="missing key 'name'"):
+        load_target(p)
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(ConfigError, match="file not found"):
+        load_target(tmp_path / "none.yaml")
