@@ -8,7 +8,7 @@ setup:
 test: setup
 	python3 -m pytest
 
-# The main job: qualify the candidates of the syscall-prune cycle.
+# The main job: qualify every cycle under test_cycles/.
 cycle: setup
 	python3 -m pytest test_cycles
 
