@@ -1,0 +1,70 @@
+"""Console reading on real excerpts from our own baseline boots."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from harness.console import Markers, find_failure, guest_ms
+
+DATA = Path(__file__).parent / "data" / "console"
+
+
+def test_real_panic_is_found_with_its_line():
+    text = (DATA / "panic-bad-init.log").read_text()
+    f = find_failure(text)
+    assert f is not None and f.kind == "panic"
+    assert f.line == "Kernel panic - not syncing: Requested init /nonexistent failed (error -2)."
+
+
+def test_real_clean_boot_has_no_failure_and_a_guest_time():
+    text = (DATA / "boot-icount.log").read_text()
+    assert find_failure(text) is None
+    assert guest_ms(text, "kqual: shell ready") == pytest.approx(61.747)
+
+
+@pytest.mark.parametrize(
+    "line,kind",
+    [
+        (
+            "[    1.0] Unable to handle kernel NULL pointer dereference at virtual address 0",
+            "unhandled_fault",
+        ),
+        ("[    1.0] Internal error: Oops - undefined instruction: 0 [#1]", "oops"),
+        ("[    1.0] BUG: scheduling while atomic: sh/23/0x00000002", "bug"),
+        ("[    1.0] WARNING: CPU: 0 PID: 1 at mm/slub.c:100 foo+0x1/0x2", "warning"),
+        ("[    1.0] Attempted to kill init! exitcode=0x0000000b", "init_killed"),
+    ],
+)
+def test_each_failure_kind(line, kind):
+    f = find_failure("ok\r\r\n" + line + "\r\r\nmore")
+    assert f is not None and f.kind == kind and f.line.startswith(line.split("] ", 1)[1][:10])
+
+
+def test_harmless_lines_are_not_failures():
+    text = "[ 0.1] debug_bugs: none\r\nBUGS: 0\r\nno WARNINGS here\r\n"
+    assert find_failure(text) is None
+
+
+def test_guest_ms_absent_tag():
+    assert guest_ms("[    0.061747] something else\r\n", "kqual: shell ready") is None
+
+
+def test_echo_marker_never_matches_the_typed_line():
+    m = Markers()
+    typed, answer = m.echo(m.next())
+    echoed_back = f"/ # {typed}\r\r\n"
+    assert re.search(answer, echoed_back) is None
+    assert re.search(answer, echoed_back + "__KQR_1__\r\r\n")
+
+
+def test_wrapped_command_captures_output_and_status_from_real_shape():
+    m = Markers()
+    n = m.next()
+    typed, answer = m.wrap(n, "ls /tmp | wc -l")
+    console = f"/ # {typed}\r\r\n__KQB_{n}__\r\r\n0\r\r\n__KQE_{n}_0__\r\r\n/ # "
+    got = re.search(answer, console, re.S)
+    assert got and got["out"].replace("\r", "") == "0\n" and got["rc"] == "0"
+    assert re.search(answer, f"/ # {typed}\r\r\n", re.S) is None
