@@ -1,0 +1,64 @@
+"""Kernel function symbols from vmlinux, for mapping a pc to a function."""
+
+from __future__ import annotations
+
+import bisect
+from dataclasses import dataclass
+from pathlib import Path
+
+from elftools.elf.elffile import ELFFile
+
+from .errors import KqualError
+
+
+@dataclass(frozen=True)
+class Function:
+    name: str
+    start: int  # Thumb bit cleared
+    size: int
+
+
+class SymbolTable:
+    def __init__(self, functions: list[Function]) -> None:
+        # One function per start address: of aliases, the sized one wins.
+        best: dict[int, Function] = {}
+        for f in functions:
+            if f.start not in best or f.size > best[f.start].size:
+                best[f.start] = f
+        self.functions = sorted(best.values(), key=lambda f: f.start)
+        self._starts = [f.start for f in self.functions]
+        self.by_name = {f.name: f for f in functions}
+
+    @classmethod
+    def from_vmlinux(cls, vmlinux: Path) -> SymbolTable:
+        try:
+            f = open(vmlinux, "rb")
+        except OSError as e:
+            raise KqualError(f"cannot read vmlinux {vmlinux}: {e.strerror}") from None
+        with f:
+            symtab = ELFFile(f).get_section_by_name(".symtab")
+            if symtab is None:
+                raise KqualError(f"{vmlinux} has no symbol table (stripped?)")
+            funcs = [
+                Function(s.name, s["st_value"] & ~1, s["st_size"])
+                for s in symtab.iter_symbols()
+                if s["st_info"]["type"] == "STT_FUNC" and s.name and s["st_value"]
+            ]
+        return cls(funcs)
+
+    def lookup(self, pc: int) -> Function | None:
+        """The function holding pc; a size-0 symbol reaches to the next one."""
+        i = bisect.bisect_right(self._starts, pc) - 1
+        if i < 0:
+            return None
+        f = self.functions[i]
+        if f.size:
+            return f if pc < f.start + f.size else None
+        nxt = self._starts[i + 1] if i + 1 < len(self._starts) else None
+        return f if nxt is not None and pc < nxt else None
+
+    def address(self, name: str) -> int:
+        f = self.by_name.get(name)
+        if f is None:
+            raise KqualError(f"symbol '{name}' not found in vmlinux")
+        return f.start

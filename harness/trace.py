@@ -1,0 +1,57 @@
+"""Command line: analyse one QEMU trace against a vmlinux.
+
+python -m harness.trace TRACE --vmlinux VMLINUX [--syscall-table TBL] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from .errors import KqualError
+from .symbols import SymbolTable
+from .syscall_table import syscall_names
+from .trace_analysis import analyze, write_outputs
+from .trace_parser import parse_trace
+
+SWI_SYMBOL = "vector_swi"
+
+
+def profile_trace(trace: Path, vmlinux: Path, table: Path | None):
+    symtab = SymbolTable.from_vmlinux(vmlinux)
+    raw = parse_trace(trace, symtab.address(SWI_SYMBOL))
+    return analyze(raw, symtab, syscall_names(table))
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m harness.trace", description=__doc__.strip())
+    ap.add_argument("trace", type=Path)
+    ap.add_argument("--vmlinux", type=Path, required=True)
+    ap.add_argument("--syscall-table", type=Path, default=None)
+    ap.add_argument("--json", action="store_true", help="print one JSON object")
+    ap.add_argument("--out", type=Path, default=None, help="write profile files here")
+    args = ap.parse_args(argv)
+    try:
+        profile = profile_trace(args.trace, args.vmlinux, args.syscall_table)
+    except KqualError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    if args.out:
+        write_outputs(profile, args.out)
+    if args.json:
+        json.dump(profile.as_json(), sys.stdout)
+        sys.stdout.write("\n")
+    else:
+        sys.stdout.write(
+            (args.out / "summary.txt").read_text()
+            if args.out
+            else f"blocks {profile.blocks}, matched {profile.matched}, "
+            f"syscalls {sum(profile.syscalls.values())}\n"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

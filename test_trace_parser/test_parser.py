@@ -1,0 +1,187 @@
+"""The trace parser against counts worked out by hand for each file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from conftest import SWI, dump, trace_line
+
+from harness.symbols import Function, SymbolTable
+from harness.trace_analysis import analyze
+from harness.trace_parser import TraceError, parse_trace
+
+DATA = Path(__file__).parent / "data"
+FOO, BAR = 0x21100000, 0x21100100
+
+
+def syscalls(raw):
+    return [r for r in raw.syscall_r7]
+
+
+def test_happy_path_dump_after(trace_file):
+    text = (
+        trace_line(FOO)
+        + dump(FOO, 1)
+        + trace_line(SWI)
+        + dump(SWI, 4)
+        + trace_line(BAR)
+        + dump(BAR, 9)
+        + trace_line(SWI)
+        + dump(SWI, 3)
+    )
+    raw = parse_trace(trace_file(text), SWI)
+    assert raw.blocks == 4
+    assert syscalls(raw) == [4, 3]
+    assert raw.pc_hits == {FOO: 1, SWI: 2, BAR: 1}
+    assert raw.dump_first is False
+
+
+def test_orphan_between_two_syscalls_steals_nothing(trace_file):
+    # SWI(4), then an SWI block whose dump is missing, then SWI(3).
+    text = (
+        trace_line(SWI)
+        + dump(SWI, 4)
+        + trace_line(SWI)
+        + trace_line(FOO)
+        + dump(FOO, 77)
+        + trace_line(SWI)
+        + dump(SWI, 3)
+    )
+    raw = parse_trace(trace_file(text), SWI)
+    assert syscalls(raw) == [4, None, 3]
+    assert raw.orphans == 1
+
+
+def test_orphan_non_syscall_block_steals_nothing(trace_file):
+    # An orphan FOO block: the SWI dump right after must stay with its SWI Trace.
+    text = trace_line(SWI) + dump(SWI, 4) + trace_line(FOO) + trace_line(SWI) + dump(SWI, 6)
+    raw = parse_trace(trace_file(text), SWI)
+    assert syscalls(raw) == [4, 6]
+
+
+def test_dump_before_order(trace_file):
+    text = (
+        dump(FOO, 1)
+        + trace_line(FOO)
+        + dump(SWI, 4)
+        + trace_line(SWI)
+        + trace_line(SWI)  # orphan in this order too
+        + dump(BAR, 2)
+        + trace_line(BAR)
+        + dump(SWI, 3)
+        + trace_line(SWI)
+    )
+    raw = parse_trace(trace_file(text), SWI)
+    assert raw.dump_first is True
+    assert syscalls(raw) == [4, None, 3]
+    assert raw.blocks == 5
+
+
+def test_boundary_511_512_and_private_calls(trace_file):
+    text = "".join(trace_line(SWI) + dump(SWI, r7) for r7 in (511, 512, 0xF0005, 0xF0006, 0))
+    raw = parse_trace(trace_file(text), SWI)
+    syms = SymbolTable([Function("vector_swi", SWI, 0x100)])
+    p = analyze(raw, syms, {0: "restart_syscall", 511: "x"})
+    assert p.syscalls == {0: 1, 511: 1}
+    assert p.invalid_syscalls == {512: 1}
+    assert p.private_syscalls == {0xF0005: 1, 0xF0006: 1}
+
+
+def test_blocks_inside_vector_swi_are_not_syscalls(trace_file):
+    inside = SWI + 0x20
+    text = (
+        trace_line(SWI)
+        + dump(SWI, 4)
+        + trace_line(inside)
+        + dump(inside, 4)
+        + trace_line(inside + 8)
+        + dump(inside + 8, 4)
+    )
+    raw = parse_trace(trace_file(text), SWI)
+    assert syscalls(raw) == [4]
+    syms = SymbolTable([Function("vector_swi", SWI, 0x100)])
+    p = analyze(raw, syms, {})
+    assert p.syscalls == {4: 1}
+    assert p.symbols == {"vector_swi": 3}
+
+
+def test_sixteen_digit_pc_and_crlf(trace_file):
+    text = (
+        trace_line(SWI, wide=True, crlf=True)
+        + dump(SWI, 5, crlf=True)
+        + trace_line(FOO, wide=True, crlf=True)
+        + dump(FOO, 1, crlf=True)
+    )
+    raw = parse_trace(trace_file(text), SWI)
+    assert syscalls(raw) == [5]
+    assert raw.pc_hits == {SWI: 1, FOO: 1}
+
+
+def test_truncated_last_record(trace_file):
+    full = trace_line(SWI) + dump(SWI, 4) + trace_line(SWI) + dump(SWI, 6)
+    cut = full[: full.rindex("R12=") + 10]  # the last dump ends before R15
+    raw = parse_trace(trace_file(cut), SWI)
+    assert raw.blocks == 2
+    assert syscalls(raw) == [4, None]
+
+
+def test_garbage_linking_and_in_asm_lines_are_ignored(trace_file):
+    text = (
+        "garbage \x00\x01 line\n"
+        "Linking TBs 0x7f00 index 0 -> 0x7f80\n"
+        "----------------\nIN: vector_swi\n0x21008140:  f84d 2d04  str r2, [sp, #-4]!\n\n"
+        + trace_line(SWI)
+        + dump(SWI, 4)
+        + "R04=not hex at all R07=zzzz\n"
+        + "Trace 0: broken [nope]\n"
+        + trace_line(FOO)
+        + dump(FOO, 2)
+    )
+    raw = parse_trace(trace_file(text), SWI)
+    assert raw.blocks == 2
+    assert syscalls(raw) == [4]
+
+
+def test_chunk_boundaries_do_not_lose_records(trace_file, monkeypatch):
+    import harness.trace_parser as tp
+
+    monkeypatch.setattr(tp, "CHUNK", 97)  # cuts records at many places
+    text = "".join(
+        trace_line(SWI) + dump(SWI, n) + trace_line(FOO) + dump(FOO, 1) for n in range(40)
+    )
+    raw = parse_trace(trace_file(text), SWI)
+    assert raw.blocks == 80
+    assert syscalls(raw) == list(range(40))
+
+
+def test_real_baseline_excerpt():
+    """First 8 records of a real `syscalls` trace of our baseline (QEMU 7.2).
+
+    Expected counts read off the file with grep: R07 values 0xf0005, 0x100,
+    0xf0006, 0x14, 0xac, 0x5, 0x58, 0xaf, one each, every dump R15=21008140.
+    """
+    raw = parse_trace(DATA / "baseline-syscalls-excerpt.trace", SWI)
+    p = analyze(
+        raw,
+        SymbolTable([Function("vector_swi", SWI, 0xC0)]),
+        {
+            5: "open",
+            20: "getpid",
+            88: "reboot",
+            172: "prctl",
+            175: "rt_sigprocmask",
+            256: "set_tid_address",
+        },
+    )
+    assert p.blocks == 8 and p.matched == 8 and p.orphans == 0
+    assert p.syscalls == {5: 1, 20: 1, 88: 1, 172: 1, 175: 1, 256: 1}
+    assert p.private_syscalls == {0xF0005: 1, 0xF0006: 1}
+    assert p.syscall_names[256] == "set_tid_address"
+
+
+def test_missing_file_and_no_records(tmp_path, trace_file):
+    with pytest.raises(TraceError, match="does not exist"):
+        parse_trace(tmp_path / "absent.trace", SWI)
+    with pytest.raises(TraceError, match="no Trace records"):
+        parse_trace(trace_file("just text\nnothing else\n"), SWI)
