@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import SWI, dump, trace_line
 
+from conftest import SWI, dump, trace_line
 from harness.symbols import Function, SymbolTable
 from harness.trace_analysis import analyze
 from harness.trace_parser import TraceError, parse_trace
