@@ -13,14 +13,19 @@ whole, and a truncated last record or garbage lines are tolerated.
 
 from __future__ import annotations
 
+import mmap
+import multiprocessing
+import os
 import re
 from collections import Counter
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import KqualError
 
 CHUNK = 16 << 20
+PARALLEL_MIN = 64 << 20  # below this, starting workers costs more than it saves
 MAX_ARM_SYSCALL = 511  # R07 above this is not a table syscall
 ARM_PRIVATE_BASE = 0xF0000
 
@@ -45,14 +50,48 @@ class RawTrace:
         return sum(1 for r in self.syscall_r7 if r is None)
 
 
-def _swi_events(swi_pc: int) -> re.Pattern[bytes]:
-    """Trace lines at vector_swi, and dumps whose R15 is vector_swi (capturing R07)."""
-    pc = rb"0*" + f"{swi_pc:x}".encode()
-    return re.compile(
-        rb"(Trace \d+: 0x[0-9a-fA-F]+ \[[0-9a-fA-F]+/" + pc + rb"/)"
-        rb"|R07=([0-9a-fA-F]+)[ \t]*\r?\n[^\n]*\n[^\n]*R15=" + pc + rb"\b",
-        re.IGNORECASE,
-    )
+def _swi_pattern(swi_pc: int) -> re.Pattern[bytes]:
+    """vector_swi's address as a bare literal: the regex engine then scans at
+    memchr speed and only the few hits are looked at in Python."""
+    return re.compile(f"{swi_pc:x}".encode())
+
+
+_R07 = re.compile(rb"R07=([0-9a-fA-F]+)")
+
+
+def _swi_events_in(buf, start: int, end: int, swi_re: re.Pattern[bytes]):
+    """(kind, r7) for Trace lines at vector_swi and dumps with R15 = vector_swi."""
+    events: list[tuple[str, int | None]] = []
+    for m in swi_re.finditer(buf, start, end):
+        i = m.start()
+        if i + len(m[0]) < end and buf[i + len(m[0])] in _HEX:
+            continue  # a longer number that merely starts with these digits
+        j = i
+        while j > start and buf[j - 1] == 0x30:  # leading zeros of a 16-digit field
+            j -= 1
+        if buf[j - 4 : j] == b"R15=":
+            r07_at = buf.rfind(b"R07=", max(start, j - 200), j)
+            r07 = _R07.match(buf, r07_at) if r07_at >= 0 else None
+            if r07 is not None:
+                events.append(("D", int(r07[1], 16)))
+        elif buf[j - 1 : j] == b"/":
+            nl = buf.rfind(b"\n", start, j)
+            line_start = nl + 1 if nl >= 0 else start
+            if buf[line_start : line_start + 6] == b"Trace " and _is_pc_field(buf, line_start, j):
+                events.append(("T", None))
+    return events
+
+
+_HEX = frozenset(b"0123456789abcdefABCDEF")
+
+
+def _is_pc_field(buf, line_start: int, field_start: int) -> bool:
+    """True when field_start begins the second bracket field of a Trace line."""
+    bracket = buf.find(b"[", line_start, field_start)
+    if bracket < 0:
+        return False
+    slash = buf.find(b"/", bracket, field_start)
+    return slash == field_start - 1
 
 
 def _dump_comes_first(head: bytes) -> bool:
@@ -101,38 +140,74 @@ def _bind(events: list[tuple[str, int | None]], dump_first: bool) -> list[int | 
     return out
 
 
-def parse_trace(path: Path, swi_pc: int) -> RawTrace:
-    """One streaming pass over `path`. swi_pc is vector_swi's entry, Thumb bit clear."""
+def _boundary(buf, lo: int, hi: int, forward: bool) -> int:
+    """Offset of the newline before the last (or first) record start in [lo, hi)."""
+    find = buf.find if forward else buf.rfind
+    hits = [i for i in (find(b"\nTrace ", lo, hi), find(b"\nR00=", lo, hi)) if i >= 0]
+    if not hits:
+        return -1
+    return min(hits) if forward else max(hits)
+
+
+def _windows(buf, size: int):
+    """(start, end) spans of about CHUNK bytes, each ending on a record boundary."""
+    start = 0
+    while start < size:
+        end = min(size, start + CHUNK)
+        if end < size:
+            cut = _boundary(buf, start, end, forward=False)
+            if cut <= start:  # one record longer than a window: run to its end
+                cut = _boundary(buf, end, size, forward=True)
+            end = cut + 1 if cut >= 0 else size
+        yield start, end
+        start = end
+
+
+def _scan(path: Path, spans: list[tuple[int, int]], swi_pc: int):
+    """Count Trace pcs and collect vector_swi events over some windows of a file."""
+    swi_re = _swi_pattern(swi_pc)
+    pcs: Counter[bytes] = Counter()
+    events: list[tuple[str, int | None]] = []
+    with open(path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as buf:
+        for start, end in spans:
+            pcs.update(_TRACE_PC.findall(buf, start, end))
+            events += _swi_events_in(buf, start, end, swi_re)
+    return pcs, events
+
+
+def parse_trace(path: Path, swi_pc: int, jobs: int | None = None) -> RawTrace:
+    """One streaming pass over `path`. swi_pc is vector_swi's entry, Thumb bit clear.
+
+    The file is memory-mapped and scanned window by window, so pages stream
+    through the page cache and nothing is read into Python whole. A large file
+    is split into contiguous runs of windows, one per core, and the partial
+    counts are merged in file order.
+    """
     path = Path(path)
     if not path.is_file():
         raise TraceError(f"trace file {path} does not exist")
-    swi_re = _swi_events(swi_pc & ~1)
+    swi_pc &= ~1
     raw = RawTrace()
     pcs: Counter[bytes] = Counter()
     events: list[tuple[str, int | None]] = []
-    carry = b""
-    first = True
-    with open(path, "rb") as f:
-        while True:
-            data = f.read(CHUNK)
-            buf = carry + data
-            if not buf:
-                break
-            if data:
-                # Keep the last (maybe partial) record for the next chunk.
-                # (no boundary yet: carry it all until one arrives)
-                cut = max(buf.rfind(b"\nTrace "), buf.rfind(b"\nR00=")) + 1
-                body, carry = buf[:cut], buf[cut:]
-            else:
-                body, carry = buf, b""
-            if first and body:
-                raw.dump_first = _dump_comes_first(body[: 4 << 20])
-                first = False
-            pcs.update(_TRACE_PC.findall(body))
-            for m in swi_re.finditer(body):
-                events.append(("T", None) if m[1] else ("D", int(m[2], 16)))
-            if not data:
-                break
+    size = path.stat().st_size
+    if size:
+        with open(path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as buf:
+            raw.dump_first = _dump_comes_first(buf[: min(size, 4 << 20)])
+            spans = list(_windows(buf, size))
+        jobs = jobs or min(4, len(os.sched_getaffinity(0)))
+        if size < PARALLEL_MIN or jobs < 2 or len(spans) < 2:
+            pcs, events = _scan(path, spans, swi_pc)
+        else:
+            per = -(-len(spans) // jobs)
+            runs = [spans[i : i + per] for i in range(0, len(spans), per)]
+            ctx = multiprocessing.get_context("fork")
+            with ProcessPoolExecutor(len(runs), mp_context=ctx) as pool:
+                for part_pcs, part_events in pool.map(
+                    _scan, [path] * len(runs), runs, [swi_pc] * len(runs)
+                ):
+                    pcs.update(part_pcs)  # first-seen order: earlier runs come first
+                    events += part_events
     for pc_text, n in pcs.items():
         raw.pc_hits[int(pc_text, 16)] += n
     raw.blocks = sum(pcs.values())

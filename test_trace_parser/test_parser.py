@@ -185,3 +185,20 @@ def test_missing_file_and_no_records(tmp_path, trace_file):
         parse_trace(tmp_path / "absent.trace", SWI)
     with pytest.raises(TraceError, match="no Trace records"):
         parse_trace(trace_file("just text\nnothing else\n"), SWI)
+
+
+def test_parallel_split_gives_the_serial_result(trace_file, monkeypatch):
+    import harness.trace_parser as tp
+
+    monkeypatch.setattr(tp, "CHUNK", 300)
+    monkeypatch.setattr(tp, "PARALLEL_MIN", 0)
+    text = "".join(
+        trace_line(FOO + 2 * (n % 7)) + dump(FOO, 1) + trace_line(SWI) + dump(SWI, n)
+        for n in range(60)
+    )
+    path = trace_file(text)
+    serial = parse_trace(path, SWI, jobs=1)
+    parallel = parse_trace(path, SWI, jobs=2)
+    assert parallel.syscall_r7 == serial.syscall_r7 == list(range(60))
+    assert list(parallel.pc_hits.items()) == list(serial.pc_hits.items())  # same first-seen order
+    assert parallel.blocks == 120

@@ -1,0 +1,98 @@
+"""Collect a QEMU trace of a candidate booting and running the workload.
+
+The trace, the console log and a manifest saying exactly what produced them
+(image fingerprint, workload sha256, selector, QEMU version, command line)
+are written side by side.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from .fingerprint import tool_version
+from .paths import ROOT
+from .progress import say
+from .qemu import QemuOptions, QemuSession
+from .symbols import SymbolTable
+from .target import Target
+from .workload import Workload
+from .yamlschema import load
+
+DEFAULT_SELECTORS = ROOT / "configs" / "trace.yaml"
+
+
+@dataclass
+class Selector:
+    debug: str
+    dfilter_symbol: str | None = None
+
+
+@dataclass
+class SelectorFile:
+    selectors: dict[str, Selector]
+
+
+def load_selectors(path: Path = DEFAULT_SELECTORS) -> dict[str, Selector]:
+    return load(SelectorFile, path).selectors
+
+
+@dataclass
+class TraceRun:
+    trace: Path
+    console: Path
+    manifest: dict
+    step_failures: list[str]
+
+
+def qemu_options(selector: Selector, vmlinux: Path, trace: Path) -> QemuOptions:
+    dfilter = None
+    if selector.dfilter_symbol:
+        start = SymbolTable.from_vmlinux(vmlinux).address(selector.dfilter_symbol)
+        dfilter = f"{start:#x}..{start + 1:#x}"
+    return QemuOptions(debug=selector.debug, debug_file=trace, dfilter=dfilter)
+
+
+def collect_trace(
+    target: Target,
+    axf: Path,
+    vmlinux: Path,
+    image_fingerprint: str,
+    workload: Workload,
+    name: str,
+    selector: Selector,
+    out: Path,
+) -> TraceRun:
+    out.mkdir(parents=True, exist_ok=True)
+    trace = out / f"{name}.trace"
+    console = out / f"{name}.console.log"
+    opts = qemu_options(selector, vmlinux, trace)
+    failures = []
+    start = time.monotonic()
+    say(f"tracing ({name}: -d {selector.debug}) the workload on {axf}")
+    with QemuSession(target, axf, console, opts) as session:
+        session.boot()
+        for step in workload.steps:
+            res = session.run(step.command, (step.timeout_s or target.boot.step_timeout_s) * 4)
+            if not step.pattern.search(res.output):
+                failures.append(step.label)
+        argv = session.argv
+    elapsed = time.monotonic() - start
+    size = trace.stat().st_size if trace.exists() else 0
+    say(f"trace {name}: {size / 1e6:.1f} MB in {elapsed:.1f}s")
+    manifest = {
+        "image_fingerprint": image_fingerprint,
+        "workload_sha256": workload.sha256,
+        "selector": name,
+        "selector_debug": selector.debug,
+        "dfilter": opts.dfilter,
+        "qemu_version": tool_version(target.qemu.binary),
+        "qemu_command": argv,
+        "trace_bytes": size,
+        "seconds": round(elapsed, 2),
+        "workload_failures": failures,
+    }
+    (out / f"{name}.manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")
+    return TraceRun(trace, console, manifest, failures)
