@@ -11,9 +11,13 @@ from pathlib import Path
 
 import pytest
 
+from harness.candidate import CandidateSpec, build_candidate
 from harness.errors import KqualError
-from harness.paths import resolve
+from harness.paths import cache_dir, resolve, work_dir
+from harness.profile import get_profile
+from harness.profile_cache import ProfileCache
 from harness.target import default_target_path, load_target
+from harness.trace_collect import load_selectors
 from harness.workload import load_workload
 
 DEFAULT_WORKLOAD = "configs/workload.yaml"
@@ -40,6 +44,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         type=int,
         default=1,
         help="boots under -icount for the deterministic guest-time figure",
+    )
+    g.addoption(
+        "--profile-cache",
+        default=None,
+        help="profile cache folder (default: $KQUAL_CACHE/profiles, else work/cache/profiles)",
     )
 
 
@@ -75,3 +84,42 @@ def boots(pytestconfig: pytest.Config, target) -> int:
 @pytest.fixture(scope="session")
 def icount_boots(pytestconfig: pytest.Config) -> int:
     return pytestconfig.getoption("--icount-boots")
+
+
+@pytest.fixture(scope="session")
+def baseline(target):
+    """The target's own kernel, built once (a lock makes xdist workers share it)."""
+    return build_candidate(target, CandidateSpec("baseline", cycle="baseline"))
+
+
+@pytest.fixture(scope="session")
+def profile_cache(pytestconfig: pytest.Config) -> ProfileCache:
+    path = pytestconfig.getoption("--profile-cache")
+    return ProfileCache(resolve(path) if path else cache_dir() / "profiles")
+
+
+@pytest.fixture(scope="session")
+def selectors():
+    return load_selectors()
+
+
+@pytest.fixture(scope="session")
+def baseline_profile(target, baseline, workload, selectors, profile_cache):
+    """selector name -> cache entry of the baseline's workload profile."""
+    entries = {}
+
+    def get(name: str):
+        if name not in entries:
+            entries[name] = get_profile(
+                target,
+                baseline,
+                workload,
+                name,
+                selectors[name],
+                profile_cache,
+                work_dir() / "traces",
+            )
+            ProfileCache.materialize(entries[name], baseline.results / f"profile-{name}")
+        return entries[name]
+
+    return get

@@ -13,17 +13,11 @@ import pytest
 from elftools.elf.elffile import ELFFile
 
 from harness.bootwrap import wrap
-from harness.candidate import CandidateSpec, build_candidate
 from harness.qemu import BootFailure, QemuOptions, QemuSession
 from harness.qualify import icount_boot, qualify_boot
 from harness.results import update_result
 
 CYCLE = "baseline"
-
-
-@pytest.fixture(scope="session")
-def baseline(target):
-    return build_candidate(target, CandidateSpec("baseline", cycle=CYCLE))
 
 
 @pytest.fixture(scope="session")

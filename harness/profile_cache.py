@@ -1,0 +1,146 @@
+"""A content-addressed cache of trace analyses.
+
+Key: image fingerprint, workload sha256, trace selector (its name and its
+definition) and the analysis code. Each selector has its own folder, so the
+`full` and `syscalls` profiles of one image never collide.
+
+An entry is filled once, under a file lock (xdist workers wait for one
+trace), built in a temporary folder and published by rename, so a killed run
+never leaves a partial entry. Its manifest lists every file with a sha256; a
+corrupt entry is discarded and rebuilt. Cached files are read-only and leave
+the cache by copy, never by hard link, so nothing outside can change them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import stat
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from filelock import FileLock
+
+from .fingerprint import sha256_file
+from .progress import say
+
+MANIFEST = "kqual-cache.json"
+HERE = Path(__file__).resolve().parent
+ANALYSIS_CODE = (
+    "trace_parser.py",
+    "trace_analysis.py",
+    "symbols.py",
+    "syscall_table.py",
+    "trace_collect.py",
+    "profile_cache.py",
+)
+
+
+def analysis_code_digest(folder: Path = HERE) -> str:
+    h = hashlib.sha256()
+    for name in ANALYSIS_CODE:
+        h.update(name.encode() + b"\0" + sha256_file(folder / name).encode())
+    return h.hexdigest()
+
+
+@dataclass(frozen=True)
+class CacheKey:
+    image_fingerprint: str
+    workload_sha256: str
+    selector: str
+    selector_spec: str
+    analysis_code: str
+
+    @property
+    def digest(self) -> str:
+        return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()
+
+    def __str__(self) -> str:
+        return f"{self.selector}/{self.digest[:16]}"
+
+
+@dataclass(frozen=True)
+class CacheEntry:
+    key: CacheKey
+    folder: Path
+    hit: bool
+
+    def file(self, name: str) -> Path:
+        return self.folder / name
+
+
+class ProfileCache:
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+
+    def folder(self, key: CacheKey) -> Path:
+        return self.root / key.selector / key.digest
+
+    def valid(self, key: CacheKey) -> bool:
+        folder = self.folder(key)
+        try:
+            manifest = json.loads((folder / MANIFEST).read_text())
+        except (OSError, ValueError):
+            return False
+        if manifest.get("key") != asdict(key):
+            return False
+        files = manifest.get("files", {})
+        present = {p.name for p in folder.iterdir()} - {MANIFEST}
+        if present != set(files):
+            return False
+        return all(sha256_file(folder / n) == digest for n, digest in files.items())
+
+    def get_or_fill(self, key: CacheKey, fill: Callable[[Path], None]) -> CacheEntry:
+        """The entry for key; `fill(folder)` writes its files on a miss."""
+        folder = self.folder(key)
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        with FileLock(str(folder) + ".lock"):
+            if self.valid(key):
+                say(f"profile cache hit: {key} ({folder})")
+                return CacheEntry(key, folder, hit=True)
+            if folder.exists():
+                say(f"profile cache: discarding corrupt or partial entry {key}")
+                _remove(folder)
+            say(f"profile cache miss: {key}, filling")
+            tmp = folder.parent / f".tmp-{key.digest}-{os.getpid()}"
+            _remove(tmp)
+            tmp.mkdir()
+            try:
+                fill(tmp)
+                files = {p.name: sha256_file(p) for p in sorted(tmp.iterdir()) if p.is_file()}
+                (tmp / MANIFEST).write_text(
+                    json.dumps({"key": asdict(key), "files": files}, indent=1) + "\n"
+                )
+                for p in tmp.iterdir():
+                    p.chmod(stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
+                os.rename(tmp, folder)
+            except BaseException:
+                _remove(tmp)
+                raise
+        return CacheEntry(key, folder, hit=False)
+
+    @staticmethod
+    def materialize(entry: CacheEntry, dest: Path) -> list[Path]:
+        """Writable copies of the entry's files in dest (copies, never links)."""
+        dest.mkdir(parents=True, exist_ok=True)
+        out = []
+        for p in sorted(entry.folder.iterdir()):
+            target = dest / p.name
+            target.unlink(missing_ok=True)
+            shutil.copyfile(p, target)  # copies bytes; never os.link
+            out.append(target)
+        return out
+
+
+def _remove(folder: Path) -> None:
+    if not folder.exists():
+        return
+    for p in [folder, *folder.rglob("*")]:
+        try:
+            p.chmod(p.stat().st_mode | stat.S_IWUSR)
+        except OSError:
+            pass
+    shutil.rmtree(folder, ignore_errors=True)

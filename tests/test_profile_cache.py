@@ -1,0 +1,123 @@
+from __future__ import annotations
+
+import multiprocessing
+import os
+import stat
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from harness.profile_cache import CacheKey, ProfileCache, analysis_code_digest
+
+KEY = CacheKey("img" * 8, "wl" * 8, "syscalls", '{"debug": "exec,cpu,nochain"}', "code")
+
+
+def fill_ok(folder: Path) -> None:
+    (folder / "profile.json").write_text('{"blocks": 1}\n')
+    (folder / "syscalls.txt").write_text("3 read 1\n")
+
+
+def test_fill_once_then_hit(tmp_path, capfd):
+    cache = ProfileCache(tmp_path)
+    calls = []
+    first = cache.get_or_fill(KEY, lambda d: (calls.append(d), fill_ok(d)))
+    second = cache.get_or_fill(KEY, lambda d: calls.append(d))
+    assert (first.hit, second.hit) == (False, True) and len(calls) == 1
+    assert first.folder == second.folder
+    assert f"cache hit: {KEY}" in capfd.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "field", ["image_fingerprint", "workload_sha256", "selector", "selector_spec", "analysis_code"]
+)
+def test_every_key_part_changes_the_key(field):
+    assert replace(KEY, **{field: "other"}).digest != KEY.digest
+
+
+def test_selectors_have_their_own_namespace(tmp_path):
+    cache = ProfileCache(tmp_path)
+    a = cache.get_or_fill(KEY, fill_ok)
+    b = cache.get_or_fill(replace(KEY, selector="full"), fill_ok)
+    assert a.folder.parent.name == "syscalls" and b.folder.parent.name == "full"
+
+
+def test_analysis_code_digest_follows_the_code(tmp_path):
+    from harness import profile_cache
+
+    code = tmp_path / "code"
+    code.mkdir()
+    for name in profile_cache.ANALYSIS_CODE:
+        (code / name).write_text(f"# {name}\n")
+    before = analysis_code_digest(code)
+    (code / "trace_analysis.py").write_text("# changed\n")
+    assert analysis_code_digest(code) != before
+
+
+def test_failed_fill_leaves_nothing(tmp_path):
+    cache = ProfileCache(tmp_path)
+
+    def broken(folder: Path) -> None:
+        (folder / "profile.json").write_text("{half")
+        raise RuntimeError("trace truncated")
+
+    with pytest.raises(RuntimeError):
+        cache.get_or_fill(KEY, broken)
+    leftovers = [p.name for p in (tmp_path / "syscalls").iterdir() if not p.name.endswith(".lock")]
+    assert leftovers == []
+    assert cache.get_or_fill(KEY, fill_ok).hit is False
+
+
+@pytest.mark.parametrize("damage", ["edit", "delete", "extra", "manifest"])
+def test_corrupt_entry_is_discarded_and_rebuilt(tmp_path, damage):
+    cache = ProfileCache(tmp_path)
+    entry = cache.get_or_fill(KEY, fill_ok)
+    target = entry.folder / "profile.json"
+    target.chmod(0o644)
+    if damage == "edit":
+        target.write_text('{"blocks": 2}\n')
+    elif damage == "delete":
+        target.unlink()
+    elif damage == "extra":
+        (entry.folder / "stray.tmp").write_text("x")
+    else:
+        (entry.folder / "kqual-cache.json").chmod(0o644)
+        (entry.folder / "kqual-cache.json").write_text("{not json")
+    rebuilt = cache.get_or_fill(KEY, fill_ok)
+    assert rebuilt.hit is False
+    assert (rebuilt.folder / "profile.json").read_text() == '{"blocks": 1}\n'
+    assert cache.valid(KEY)
+
+
+def test_files_are_read_only_and_leave_by_copy(tmp_path):
+    cache = ProfileCache(tmp_path / "cache")
+    entry = cache.get_or_fill(KEY, fill_ok)
+    cached = entry.folder / "profile.json"
+    assert not cached.stat().st_mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH)
+    out = ProfileCache.materialize(entry, tmp_path / "results")
+    copy = tmp_path / "results" / "profile.json"
+    assert copy in out
+    assert os.stat(copy).st_ino != os.stat(cached).st_ino and os.stat(cached).st_nlink == 1
+    copy.write_text("scribbled")
+    assert cached.read_text() == '{"blocks": 1}\n' and cache.valid(KEY)
+
+
+def _worker(root: str, counter: str) -> bool:
+    import time
+
+    def slow_fill(folder: Path) -> None:
+        with open(counter, "a") as f:
+            f.write("fill\n")
+        time.sleep(0.3)
+        fill_ok(folder)
+
+    return ProfileCache(Path(root)).get_or_fill(KEY, slow_fill).hit
+
+
+def test_parallel_processes_fill_once(tmp_path):
+    counter = tmp_path / "fills"
+    ctx = multiprocessing.get_context("fork")
+    with ctx.Pool(3) as pool:
+        hits = pool.starmap(_worker, [(str(tmp_path / "c"), str(counter))] * 3)
+    assert counter.read_text().count("fill") == 1
+    assert sorted(hits) == [False, True, True]
