@@ -7,20 +7,28 @@ script too.
 
 from __future__ import annotations
 
+import os
+import sys
+import time
 from pathlib import Path
 
 import pytest
 
 from harness.candidate import CandidateSpec, build_candidate
+from harness.cycle_run import CycleRunner, Environment
+from harness.cycles import load_cycles
 from harness.errors import KqualError
-from harness.paths import cache_dir, resolve, work_dir
+from harness.paths import cache_dir, resolve, results_dir, work_dir
 from harness.profile import get_profile
 from harness.profile_cache import ProfileCache
+from harness.progress import set_writer
+from harness.selection import render, write_summary
 from harness.target import default_target_path, load_target
 from harness.trace_collect import load_selectors
 from harness.workload import load_workload
 
 DEFAULT_WORKLOAD = "configs/workload.yaml"
+_SUMMARIES = pytest.StashKey[list]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -46,6 +54,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="boots under -icount for the deterministic guest-time figure",
     )
     g.addoption(
+        "--keep-syscall",
+        action="append",
+        default=[],
+        metavar="NAME_OR_NR",
+        help="keep this syscall in pruned tables (repeatable)",
+    )
+    g.addoption(
         "--profile-cache",
         default=None,
         help="profile cache folder (default: $KQUAL_CACHE/profiles, else work/cache/profiles)",
@@ -56,7 +71,46 @@ def _workload_path(config: pytest.Config) -> Path:
     return resolve(config.getoption("--workload"))
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    # One id for the whole run, shared with xdist workers through the environment,
+    # so the selection reads only results this run wrote.
+    os.environ.setdefault("KQUAL_RUN_ID", f"{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}")
+    capman = config.pluginmanager.getplugin("capturemanager")
+    if capman is not None:
+
+        def write(line: str) -> None:
+            with capman.global_and_fixture_disabled():
+                sys.stderr.write(line + "\n")
+                sys.stderr.flush()
+
+        set_writer(write)
+    # Keep each candidate's tests on one worker: it boots once and stays up.
+    if getattr(config.option, "dist", "no") == "load":
+        config.option.dist = "loadgroup"
+
+
+def _cycle_params(metafunc: pytest.Metafunc, keep) -> None:
+    cycles = load_cycles()
+    params = []
+    for cycle in cycles.values():
+        for c in cycle.candidates:
+            if keep(cycle, c):
+                group = pytest.mark.xdist_group(f"{cycle.name}-{c.name}")
+                params.append(
+                    pytest.param((cycle.name, c.name), id=f"{cycle.name}-{c.name}", marks=group)
+                )
+    metafunc.parametrize("candidate", params)
+
+
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    name = metafunc.function.__name__
+    if "candidate" in metafunc.fixturenames:
+        if name.startswith("test_no_regression"):
+            _cycle_params(metafunc, lambda cy, c: c.name != cy.baseline)
+        elif name.startswith("test_enosys"):
+            _cycle_params(metafunc, lambda cy, c: any(x.prune_syscalls for x in cy.chain(c.name)))
+        else:
+            _cycle_params(metafunc, lambda cy, c: True)
     if "workload_step" in metafunc.fixturenames:
         try:
             steps = load_workload(_workload_path(metafunc.config)).steps
@@ -123,3 +177,63 @@ def baseline_profile(target, baseline, workload, selectors, profile_cache):
         return entries[name]
 
     return get
+
+
+@pytest.fixture(scope="session")
+def cycle_runners(pytestconfig, target, workload, profile_cache, selectors):
+    """cycle name -> CycleRunner; live QEMU sessions are closed at the end."""
+    env = Environment(
+        target,
+        workload,
+        profile_cache,
+        selectors,
+        os.environ["KQUAL_RUN_ID"],
+        pytestconfig.getoption("--keep-syscall"),
+    )
+    runners = {name: CycleRunner(env, cycle) for name, cycle in load_cycles().items()}
+    yield runners
+    for r in runners.values():
+        r.close_sessions()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """On the controller only, once every worker is done: select and summarize."""
+    if hasattr(session.config, "workerinput"):
+        return
+    run_id = os.environ.get("KQUAL_RUN_ID", "")
+    texts = []
+    try:
+        cycles = load_cycles()
+    except KqualError:
+        return
+    for name, cycle in cycles.items():
+        summary = write_summary(cycle, results_dir() / name, run_id)
+        if summary:
+            texts.append(render(summary))
+    session.config.stash[_SUMMARIES] = texts
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
+    for text in config.stash.get(_SUMMARIES, []):
+        terminalreporter.section("kqual selection")
+        terminalreporter.write(text)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Run each candidate's tests together, in cycle order: one live machine at a time."""
+    order = {}
+    for cycle in load_cycles().values():
+        for i, c in enumerate(cycle.candidates):
+            order[(cycle.name, c.name)] = (cycle.name, i)
+    keyed = [(order.get(_candidate_of(it)), n, it) for n, it in enumerate(items)]
+    first = next((n for k, n, _ in keyed if k is not None), None)
+    if first is None:
+        return
+    cand = sorted((k, n, it) for k, n, it in keyed if k is not None)
+    rest = [it for k, _, it in keyed if k is None]
+    items[:] = rest[:first] + [it for _, _, it in cand] + rest[first:]
+
+
+def _candidate_of(item: pytest.Item):
+    callspec = getattr(item, "callspec", None)
+    return callspec.params.get("candidate") if callspec else None

@@ -37,6 +37,7 @@ class CandidateSpec:
     fragments: list[Path] = field(default_factory=list)
     make_extra: list[str] = field(default_factory=list)
     seed: str | None = None  # build folder name of the candidate it derives from
+    build_name: str | None = None  # build folder name; defaults to `name`
 
 
 @dataclass
@@ -58,7 +59,7 @@ def build_folder(name: str) -> Path:
 def build_candidate(target: Target, spec: CandidateSpec) -> BuiltCandidate:
     out = candidate_dir(spec.cycle, spec.name)
     log = out / "build.log"
-    folder = build_folder(spec.name)
+    folder = build_folder(spec.build_name or spec.name)
     folder.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(str(folder) + ".lock"):
         source = prepare_source(target, out)

@@ -1,8 +1,8 @@
 """Progress lines on the terminal, past pytest's output capture.
 
-Long steps must be visible while they run, even when pytest captures output;
-the real stderr of the process is the one place both a plain run and an xdist
-worker's controller show.
+Long steps must be visible while they run. By default a line goes to the
+process's stderr; under pytest, conftest.py installs a writer that suspends
+output capture for the line (set_writer), as pytest's live logging does.
 """
 
 from __future__ import annotations
@@ -10,14 +10,27 @@ from __future__ import annotations
 import os
 import sys
 import time
+from collections.abc import Callable
+
+
+def _stderr(line: str) -> None:
+    stream = sys.__stderr__ or sys.stderr
+    stream.write(line + "\n")
+    stream.flush()
+
+
+_writer: Callable[[str], None] = _stderr
+
+
+def set_writer(writer: Callable[[str], None] | None) -> None:
+    global _writer
+    _writer = writer or _stderr
 
 
 def say(message: str) -> None:
     worker = os.environ.get("PYTEST_XDIST_WORKER")
     prefix = f"[kqual {worker}]" if worker else "[kqual]"
-    stream = sys.__stderr__ or sys.stderr
-    stream.write(f"{prefix} {message}\n")
-    stream.flush()
+    _writer(f"{prefix} {message}")
 
 
 class Ticker:

@@ -16,6 +16,12 @@ class Function:
     name: str
     start: int  # Thumb bit cleared
     size: int
+    section: str = ".text"
+
+    @property
+    def is_init(self) -> bool:
+        """Freed after boot: hits there say nothing about runtime use."""
+        return self.section.startswith((".init", ".exit"))
 
 
 class SymbolTable:
@@ -36,11 +42,18 @@ class SymbolTable:
         except OSError as e:
             raise KqualError(f"cannot read vmlinux {vmlinux}: {e.strerror}") from None
         with f:
-            symtab = ELFFile(f).get_section_by_name(".symtab")
+            elf = ELFFile(f)
+            symtab = elf.get_section_by_name(".symtab")
             if symtab is None:
                 raise KqualError(f"{vmlinux} has no symbol table (stripped?)")
+            sections = [s.name for s in elf.iter_sections()]
             funcs = [
-                Function(s.name, s["st_value"] & ~1, s["st_size"])
+                Function(
+                    s.name,
+                    s["st_value"] & ~1,
+                    s["st_size"],
+                    sections[s["st_shndx"]] if isinstance(s["st_shndx"], int) else "",
+                )
                 for s in symtab.iter_symbols()
                 if s["st_info"]["type"] == "STT_FUNC" and s.name and s["st_value"]
             ]

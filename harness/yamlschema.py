@@ -143,7 +143,8 @@ def _convert(tp: Any, value: Any, path: Path, key: str, line: int | None) -> Any
 
 def _bind_dataclass(cls: Any, data: dict, path: Path, where: str) -> Any:
     hints = typing.get_type_hints(cls)
-    fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
+    # A field may take another YAML key (metadata "key"), e.g. `from` for `base`.
+    fields = {f.metadata.get("key", f.name): f for f in dataclasses.fields(cls) if f.init}
     klines = getattr(data, "key_lines", {})
     prefix = "" if where == "<top>" else where + "."
     for k in data:
@@ -154,11 +155,11 @@ def _bind_dataclass(cls: Any, data: dict, path: Path, where: str) -> Any:
                 f"unknown key '{prefix}{k}' (expected one of: {', '.join(fields)})",
             )
     kwargs = {}
-    for name, f in fields.items():
-        if name in data:
-            kwargs[name] = _convert(hints[name], data[name], path, prefix + name, klines.get(name))
+    for key, f in fields.items():
+        if key in data:
+            kwargs[f.name] = _convert(hints[f.name], data[key], path, prefix + key, klines.get(key))
         elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
-            raise ConfigError(path, getattr(data, "line", None), f"missing key '{prefix}{name}'")
+            raise ConfigError(path, getattr(data, "line", None), f"missing key '{prefix}{key}'")
     return cls(**kwargs)
 
 

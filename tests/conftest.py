@@ -30,3 +30,15 @@ def target_copy(tmp_path):
     text = (configs / "target.yaml").read_text().replace("configs/", f"{configs}/")
     (configs / "target.yaml").write_text(text)
     return configs / "target.yaml"
+
+
+@pytest.fixture
+def said():
+    """Lines harness.progress.say() printed during the test."""
+    from harness import progress
+
+    lines: list[str] = []
+    previous = progress._writer
+    progress.set_writer(lines.append)
+    yield lines
+    progress.set_writer(previous)

@@ -18,14 +18,14 @@ def fill_ok(folder: Path) -> None:
     (folder / "syscalls.txt").write_text("3 read 1\n")
 
 
-def test_fill_once_then_hit(tmp_path, capfd):
+def test_fill_once_then_hit(tmp_path, said):
     cache = ProfileCache(tmp_path)
     calls = []
     first = cache.get_or_fill(KEY, lambda d: (calls.append(d), fill_ok(d)))
     second = cache.get_or_fill(KEY, lambda d: calls.append(d))
     assert (first.hit, second.hit) == (False, True) and len(calls) == 1
     assert first.folder == second.folder
-    assert f"cache hit: {KEY}" in capfd.readouterr().err
+    assert f"cache hit: {KEY}" in "\n".join(said)
 
 
 @pytest.mark.parametrize(

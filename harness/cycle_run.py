@@ -1,0 +1,221 @@
+"""Run one cycle's candidates: derive, build, boot, profile, compare.
+
+A candidate derived `from` another inherits its fragments, trim and pruned
+table, and its build starts from a copy of that candidate's build folder, so
+only what it changes is rebuilt. Everything a test needs comes through here,
+memoized per process, so pytest fixtures stay thin.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from .candidate import BuiltCandidate, CandidateSpec, build_candidate
+from .config_trim import decide, load_rules, render_fragment
+from .cycles import CycleDef
+from .kernel_source import prepare_source
+from .paths import resolve, work_dir
+from .profile import get_profile
+from .profile_cache import CacheEntry, ProfileCache
+from .qemu import QemuSession
+from .qualify import BootReport, icount_boot, qualify_boot
+from .results import candidate_dir, update_result
+from .symbols import SymbolTable
+from .syscall_prune import PruneResult, load_keep, prune_table, report, systbl_override
+from .syscall_table import syscall_names
+from .target import Target
+from .trace_collect import Selector
+from .workload import Workload
+
+
+def _write_if_changed(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.exists() or path.read_text() != text:
+        path.write_text(text)
+    return path
+
+
+@dataclass
+class Environment:
+    target: Target
+    workload: Workload
+    cache: ProfileCache
+    selectors: dict[str, Selector]
+    run_id: str
+    keep_extra: list[str]
+
+
+class CycleRunner:
+    def __init__(self, env: Environment, cycle: CycleDef) -> None:
+        self.env = env
+        self.cycle = cycle
+        self._built: dict[str, BuiltCandidate | BaseException] = {}
+        self._prune: PruneResult | None = None
+        self._metrics: dict[str, float] = {}
+        self._live: dict[str, QemuSession] = {}
+        self.generated = work_dir() / "generated" / cycle.name
+
+    # -- derivation -------------------------------------------------------
+    def build_name(self, name: str) -> str:
+        return "baseline" if name == self.cycle.baseline else f"{self.cycle.name}-{name}"
+
+    def results(self, name: str) -> Path:
+        return candidate_dir(self.cycle.name, name)
+
+    def spec(self, name: str) -> CandidateSpec:
+        fragments: list[Path] = []
+        make_extra: list[str] = []
+        chain = self.cycle.chain(name)
+        for c in chain:
+            fragments += [resolve(f) for f in c.fragments]
+            if c.generated_trim:
+                fragments.append(self.trim_fragment())
+            if c.prune_syscalls:
+                make_extra.append(systbl_override(self.pruned_table()))
+        me = chain[-1]
+        return CandidateSpec(
+            name=name,
+            cycle=self.cycle.name,
+            fragments=fragments,
+            make_extra=make_extra,
+            seed=self.build_name(me.base) if me.base else None,
+            build_name=self.build_name(name),
+        )
+
+    def trim_fragment(self) -> Path:
+        base = self.built(self.cycle.baseline)
+        entry = self.profile(self.cycle.baseline, self.cycle.trim_selector)
+        hits = json.loads(entry.file("profile.json").read_text())["symbols"]
+        decisions = decide(
+            load_rules(resolve(self.cycle.trim_rules)),
+            hits,
+            SymbolTable.from_vmlinux(base.results / "vmlinux"),
+        )
+        text = render_fragment(
+            decisions, f"the baseline's '{self.cycle.trim_selector}' profile {entry.key}"
+        )
+        return _write_if_changed(self.generated / "trim-generated.config", text)
+
+    def syscall_table(self) -> Path:
+        src = prepare_source(self.env.target, self.results(self.cycle.baseline))
+        return src.tree / "arch" / "arm" / "tools" / "syscall.tbl"
+
+    def prune(self) -> PruneResult:
+        if self._prune is None:
+            entry = self.profile(self.cycle.baseline, self.cycle.selector)
+            used = {
+                int(k): v
+                for k, v in json.loads(entry.file("profile.json").read_text())["syscalls"].items()
+            }
+            self._prune = prune_table(
+                self.syscall_table(),
+                used,
+                load_keep(resolve(self.cycle.syscall_keep)),
+                self.env.keep_extra,
+            )
+        return self._prune
+
+    def pruned_table(self) -> Path:
+        result = self.prune()
+        # A new name for each table: kbuild reruns cmd_systbl only when its text changes.
+        return _write_if_changed(self.generated / f"syscall-{result.digest}.tbl", result.table_text)
+
+    # -- steps ------------------------------------------------------------
+    def built(self, name: str) -> BuiltCandidate:
+        """Build once per process; a failure is remembered and raised again."""
+        if name not in self._built:
+            try:
+                spec = self.spec(name)
+                self._built[name] = build_candidate(self.env.target, spec)
+                self._record_derivation(name, spec)
+            except BaseException as e:  # noqa: BLE001 - re-raised below and on every later ask
+                self._built[name] = e
+                update_result(
+                    self.results(name),
+                    candidate=name,
+                    cycle=self.cycle.name,
+                    run_id=self.env.run_id,
+                    built=False,
+                    build_error=str(e)[-2000:],
+                )
+        got = self._built[name]
+        if isinstance(got, BaseException):
+            raise got
+        update_result(got.results, run_id=self.env.run_id)
+        return got
+
+    def _record_derivation(self, name: str, spec: CandidateSpec) -> None:
+        out = self.results(name)
+        for frag in spec.fragments:
+            if frag.parent == self.generated:
+                shutil.copyfile(frag, out / frag.name)
+        if any(c.prune_syscalls for c in self.cycle.chain(name)):
+            result = self.prune()
+            (out / "syscall-prune.txt").write_text(
+                report(result, syscall_names(self.syscall_table()))
+            )
+            (out / "syscall.tbl").write_text(result.table_text)
+            update_result(out, syscalls_kept=len(result.kept), syscalls_pruned=len(result.pruned))
+
+    def profile(self, name: str, selector: str) -> CacheEntry:
+        built = self.built(name)
+        entry = get_profile(
+            self.env.target,
+            built,
+            self.env.workload,
+            selector,
+            self.env.selectors[selector],
+            self.env.cache,
+            work_dir() / "traces",
+        )
+        ProfileCache.materialize(entry, built.results / f"profile-{selector}")
+        return entry
+
+    def live(self, name: str) -> QemuSession:
+        """The candidate's machine left up by boot(), or a fresh one."""
+        if name not in self._live:
+            self.boot(name)
+        return self._live[name]
+
+    def close_sessions(self, name: str | None = None) -> None:
+        for key in [name] if name else list(self._live):
+            session = self._live.pop(key, None)
+            if session is not None:
+                session.close()
+
+    def boot(self, name: str) -> BootReport:
+        """Qualifying boots; the last machine stays up for the workload (see live())."""
+        self.close_sessions(name)
+        built = self.built(name)
+        try:
+            report_, session = qualify_boot(
+                self.env.target,
+                built.axf,
+                built.results,
+                self.cycle.regression.boots,
+                1,
+                f"{self.cycle.name}/{name}",
+            )
+        except BaseException as e:
+            update_result(built.results, booted=False, boot_error=str(e)[-2000:])
+            raise
+        self._live[name] = session
+        return report_
+
+    def metric(self, name: str) -> float:
+        """The regression metric, from one -icount boot (deterministic), once per process."""
+        if name not in self._metrics:
+            key = self.cycle.regression.metric
+            if key != "guest_shell_ready_ms":
+                raise KeyError(
+                    f"unknown regression metric {key!r} (kqual measures guest_shell_ready_ms)"
+                )
+            built = self.built(name)
+            value = icount_boot(self.env.target, built.axf, built.results / "console-metric.log")
+            if value is None:
+                raise KeyError(f"{name}: no guest timestamp for the shell in the console log")
+            self._metrics[name] = value
+        return self._metrics[name]

@@ -1,0 +1,101 @@
+"""Cycles as data: which candidates a cycle qualifies and how they derive."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import ConfigError
+from .paths import ROOT, resolve
+from .yamlschema import bind, load_yaml
+
+DEFAULT_CYCLES = ROOT / "configs" / "cycles.yaml"
+
+
+@dataclass
+class RegressionRule:
+    metric: str = "guest_shell_ready_ms"
+    boots: int = 3
+    tolerance: float = 0.02
+
+    def allows(self, baseline: float, candidate: float) -> bool:
+        return candidate <= baseline * (1 + self.tolerance)
+
+
+@dataclass
+class CandidateDef:
+    name: str
+    base: str | None = field(default=None, metadata={"key": "from"})
+    fragments: list[str] = field(default_factory=list)
+    generated_trim: bool = False
+    prune_syscalls: bool = False
+
+
+@dataclass
+class CycleDef:
+    candidates: list[CandidateDef]
+    selector: str = "syscalls"
+    trim_selector: str = "full"
+    trim_rules: str = "configs/trim/rules.yaml"
+    syscall_keep: str = "configs/syscall_keep.yaml"
+    regression: RegressionRule = field(default_factory=RegressionRule)
+    name: str = ""
+
+    def candidate(self, name: str) -> CandidateDef:
+        for c in self.candidates:
+            if c.name == name:
+                return c
+        raise KeyError(name)
+
+    def chain(self, name: str) -> list[CandidateDef]:
+        """The candidate and its ancestors, root first."""
+        out = []
+        c: CandidateDef | None = self.candidate(name)
+        while c is not None:
+            out.insert(0, c)
+            c = self.candidate(c.base) if c.base else None
+        return out
+
+    @property
+    def baseline(self) -> str:
+        return self.candidates[0].name
+
+
+@dataclass
+class _CyclesFile:
+    cycles: dict[str, CycleDef]
+
+
+def load_cycles(path: Path = DEFAULT_CYCLES) -> dict[str, CycleDef]:
+    data = load_yaml(path)
+    cycles = bind(_CyclesFile, data, path).cycles
+    for name, cycle in cycles.items():
+        cycle.name = name
+        line = data["cycles"].key_lines.get(name)
+        names = [c.name for c in cycle.candidates]
+        if not names:
+            raise ConfigError(path, line, f"cycle '{name}' has no candidates")
+        if cycle.candidates[0].base:
+            raise ConfigError(
+                path,
+                line,
+                f"cycle '{name}': the first candidate is the baseline "
+                "and cannot derive from another",
+            )
+        for i, c in enumerate(cycle.candidates):
+            if c.base and c.base not in names[:i]:
+                raise ConfigError(
+                    path,
+                    line,
+                    f"cycle '{name}': candidate '{c.name}' derives "
+                    f"from '{c.base}', which is not listed before it",
+                )
+            for frag in c.fragments:
+                if not resolve(frag).is_file():
+                    raise ConfigError(path, line, f"cycle '{name}': fragment {frag} not found")
+        for key in ("trim_rules", "syscall_keep"):
+            if not resolve(getattr(cycle, key)).is_file():
+                raise ConfigError(
+                    path, line, f"cycle '{name}': {key} file {getattr(cycle, key)} not found"
+                )
+    return cycles

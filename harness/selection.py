@@ -1,0 +1,167 @@
+"""Pick the smallest qualifying linux.axf of a cycle and write its summary.
+
+Reads the result.json each candidate's tests wrote in this run (run_id), so
+it works the same after a serial run and after pytest-xdist workers.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from .bloat import compare, symbol_sizes
+from .cycles import CycleDef
+from .results import read_result
+
+FAILURE_REASONS = (
+    "failed_build",
+    "failed_boot",
+    "failed_workload",
+    "rejected_boot_regression",
+    "enosys",
+)
+
+
+@dataclass
+class Decision:
+    candidate: str
+    reason: str
+    detail: str = ""
+    linux_axf_bytes: int | None = None
+    shell_ready_ms: float | None = None
+    guest_shell_ready_ms: float | None = None
+    sections: dict[str, int] = field(default_factory=dict)
+    delta_bytes: int | None = None
+    bloat: str = ""
+    top_symbol_deltas: list[tuple[str, int, int, int]] = field(default_factory=list)
+
+    @property
+    def qualified(self) -> bool:
+        return self.reason not in FAILURE_REASONS
+
+
+def _failure(r: dict, prunes: bool, is_baseline: bool) -> tuple[str, str] | None:
+    if not r.get("built"):
+        return "failed_build", r.get("build_error", "")[-300:]
+    if not r.get("booted"):
+        return "failed_boot", r.get("boot_error", "")[-300:]
+    if not r.get("workload_passed"):
+        return "failed_workload", ", ".join(r.get("workload_failures", [])) or "not run"
+    if not is_baseline and not r.get("regression_ok"):
+        return "rejected_boot_regression", r.get("regression_detail", "not checked")
+    if prunes and not r.get("enosys_ok"):
+        return "enosys", ", ".join(r.get("enosys_called", [])) or "tripwire not run"
+    return None
+
+
+def decide(cycle: CycleDef, root: Path, run_id: str) -> list[Decision]:
+    decisions = []
+    for c in cycle.candidates:
+        r = read_result(root / c.name)
+        if r.get("run_id") != run_id:
+            continue  # not part of this run
+        prunes = any(x.prune_syscalls for x in cycle.chain(c.name))
+        failure = _failure(r, prunes, c.name == cycle.baseline)
+        decisions.append(
+            Decision(
+                candidate=c.name,
+                reason=failure[0] if failure else "qualified",
+                detail=failure[1] if failure else "",
+                linux_axf_bytes=r.get("linux_axf_bytes"),
+                shell_ready_ms=r.get("shell_ready_ms"),
+                guest_shell_ready_ms=r.get("guest_shell_ready_ms"),
+                sections=r.get("sections", {}),
+            )
+        )
+    qualified = [d for d in decisions if d.qualified]
+    qualified.sort(
+        key=lambda d: (
+            d.linux_axf_bytes or 1 << 62,
+            d.guest_shell_ready_ms or 1e12,
+            d.shell_ready_ms or 1e12,
+        )
+    )
+    for i, d in enumerate(qualified):
+        d.reason = "selected" if i == 0 else "larger_than_selected"
+    return decisions
+
+
+def _add_bloat(decisions: list[Decision], root: Path, baseline: str) -> None:
+    base = next((d for d in decisions if d.candidate == baseline), None)
+    base_vmlinux = root / baseline / "vmlinux"
+    if base is None or not base_vmlinux.exists():
+        return
+    old = symbol_sizes(base_vmlinux)
+    for d in decisions:
+        if d.candidate == baseline or not (root / d.candidate / "vmlinux").exists():
+            continue
+        if d.linux_axf_bytes is not None and base.linux_axf_bytes is not None:
+            d.delta_bytes = d.linux_axf_bytes - base.linux_axf_bytes
+        b = compare(old, symbol_sizes(root / d.candidate / "vmlinux"))
+        d.bloat = b.header()
+        d.top_symbol_deltas = b.deltas[:10]
+
+
+def write_summary(cycle: CycleDef, root: Path, run_id: str) -> dict | None:
+    decisions = decide(cycle, root, run_id)
+    if not decisions:
+        return None
+    _add_bloat(decisions, root, cycle.baseline)
+    selected = next((d.candidate for d in decisions if d.reason == "selected"), None)
+    sel_dir = root / "selected"
+    if sel_dir.exists():
+        shutil.rmtree(sel_dir)
+    if selected:
+        sel_dir.mkdir(parents=True)
+        shutil.copyfile(root / selected / "linux.axf", sel_dir / "linux.axf")
+        (sel_dir / "CANDIDATE").write_text(selected + "\n")
+    summary = {
+        "cycle": cycle.name,
+        "run_id": run_id,
+        "baseline": cycle.baseline,
+        "selected": selected,
+        "regression_rule": asdict(cycle.regression),
+        "candidates": {d.candidate: asdict(d) for d in decisions},
+    }
+    (root / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    (root / "summary.txt").write_text(render(summary))
+    return summary
+
+
+def _fmt(v, spec: str = "") -> str:
+    return "-" if v is None else format(v, spec)
+
+
+def render(summary: dict) -> str:
+    cands = summary["candidates"]
+    lines = [
+        f"cycle {summary['cycle']}: selected {summary['selected'] or 'nothing'} "
+        f"(baseline {summary['baseline']})",
+        "",
+        f"{'candidate':<16}{'linux.axf':>11}{'vs base':>12}{'text':>9}{'rodata':>8}"
+        f"{'data':>8}{'bss':>8}{'init':>8}{'ready ms':>10}{'guest ms':>10}",
+    ]
+    for name, d in cands.items():
+        s = d["sections"]
+        delta = d["delta_bytes"]
+        lines.append(
+            f"{name:<16}{_fmt(d['linux_axf_bytes'], ','):>11}"
+            f"{'' if delta is None else format(delta, '+,'):>12}"
+            f"{_fmt(s.get('text'), ','):>9}{_fmt(s.get('rodata'), ','):>8}"
+            f"{_fmt(s.get('data'), ','):>9}{_fmt(s.get('bss'), ','):>8}"
+            f"{_fmt(s.get('init'), ','):>9}"
+            f"{_fmt(d['shell_ready_ms'], '.0f'):>10}{_fmt(d['guest_shell_ready_ms'], '.3f'):>10}"
+        )
+    lines += ["", f"{'candidate':<16}{'decision':<26}detail"]
+    for name, d in cands.items():
+        lines.append(f"{name:<16}{d['reason']:<26}{d['detail']}")
+    for name, d in cands.items():
+        if d["bloat"]:
+            lines += ["", f"{name} vs {summary['baseline']}: {d['bloat']}"]
+            lines += [
+                f"  {n:<40}{old:>8}{new:>8}{delta:>+9}"
+                for n, old, new, delta in d["top_symbol_deltas"]
+            ]
+    return "\n".join(lines) + "\n"

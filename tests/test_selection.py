@@ -1,0 +1,147 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from harness.bloat import compare
+from harness.cycles import CandidateDef, CycleDef, load_cycles
+from harness.errors import ConfigError
+from harness.selection import decide, render, write_summary
+
+RUN = "run-1"
+CYCLE = CycleDef(
+    name="c",
+    candidates=[
+        CandidateDef("baseline"),
+        CandidateDef("trim", base="baseline"),
+        CandidateDef("prune", base="trim", prune_syscalls=True),
+    ],
+)
+GOOD = dict(
+    run_id=RUN,
+    built=True,
+    booted=True,
+    workload_passed=True,
+    regression_ok=True,
+    enosys_ok=True,
+    shell_ready_ms=400.0,
+    guest_shell_ready_ms=61.0,
+)
+
+
+def write_results(root, **per):
+    for name, fields in per.items():
+        (root / name).mkdir(parents=True, exist_ok=True)
+        (root / name / "result.json").write_text(json.dumps(fields))
+        (root / name / "linux.axf").write_bytes(b"x" * fields.get("linux_axf_bytes", 1))
+
+
+def reasons(root):
+    return {d.candidate: d.reason for d in decide(CYCLE, root, RUN)}
+
+
+def test_smallest_qualified_is_selected(tmp_path):
+    write_results(
+        tmp_path,
+        baseline=GOOD | {"linux_axf_bytes": 300},
+        trim=GOOD | {"linux_axf_bytes": 200},
+        prune=GOOD | {"linux_axf_bytes": 150},
+    )
+    assert reasons(tmp_path) == {
+        "baseline": "larger_than_selected",
+        "trim": "larger_than_selected",
+        "prune": "selected",
+    }
+
+
+@pytest.mark.parametrize(
+    "broken,reason",
+    [
+        ({"built": False}, "failed_build"),
+        ({"booted": False}, "failed_boot"),
+        ({"workload_passed": False, "workload_failures": ["uname"]}, "failed_workload"),
+        ({"regression_ok": False}, "rejected_boot_regression"),
+        ({"enosys_ok": False, "enosys_called": ["lseek (19) x1"]}, "enosys"),
+    ],
+)
+def test_each_failure_reason(tmp_path, broken, reason):
+    write_results(
+        tmp_path,
+        baseline=GOOD | {"linux_axf_bytes": 300},
+        trim=GOOD | {"linux_axf_bytes": 200},
+        prune=GOOD | {"linux_axf_bytes": 150} | broken,
+    )
+    r = reasons(tmp_path)
+    assert r["prune"] == reason and r["trim"] == "selected"
+
+
+def test_tie_goes_to_the_faster(tmp_path):
+    write_results(
+        tmp_path,
+        baseline=GOOD | {"linux_axf_bytes": 300},
+        trim=GOOD | {"linux_axf_bytes": 200, "guest_shell_ready_ms": 60.0},
+        prune=GOOD | {"linux_axf_bytes": 200, "guest_shell_ready_ms": 59.0},
+    )
+    assert reasons(tmp_path)["prune"] == "selected"
+
+
+def test_results_of_other_runs_are_ignored(tmp_path):
+    write_results(
+        tmp_path,
+        baseline=GOOD | {"linux_axf_bytes": 300},
+        trim=GOOD | {"linux_axf_bytes": 10, "run_id": "old"},
+    )
+    assert reasons(tmp_path) == {"baseline": "selected"}
+
+
+def test_summary_files_and_selected_copy(tmp_path):
+    write_results(
+        tmp_path,
+        baseline=GOOD | {"linux_axf_bytes": 300},
+        trim=GOOD
+        | {"linux_axf_bytes": 200, "regression_ok": False, "regression_detail": "61.9 vs 60"},
+        prune=GOOD | {"linux_axf_bytes": 150},
+    )
+    summary = write_summary(CYCLE, tmp_path, RUN)
+    assert summary["selected"] == "prune"
+    assert (tmp_path / "selected" / "linux.axf").read_bytes() == b"x" * 150
+    on_disk = json.loads((tmp_path / "summary.json").read_text())
+    assert on_disk["candidates"]["trim"]["reason"] == "rejected_boot_regression"
+    assert on_disk["candidates"]["prune"]["linux_axf_bytes"] == 150
+    text = render(on_disk)
+    assert "selected prune" in text and "61.9 vs 60" in text
+
+
+def test_bloat_counts():
+    b = compare({"a": 10, "b": 20, "gone": 5}, {"a": 12, "b": 15, "new": 7})
+    assert (b.added, b.removed, b.grown, b.shrunk) == (1, 1, 1, 1)
+    assert (b.up, b.down, b.total) == (9, -10, -1)
+    assert b.deltas[0] == ("new", 0, 7, 7) or b.deltas[0][3] in (7, -5)
+    assert b.header() == "add/remove: 1/1 grow/shrink: 1/1 up/down: 9/-10 (-1)"
+
+
+def test_real_cycles_file_and_derivation():
+    cycles = load_cycles()
+    c = cycles["syscall_prune"]
+    assert [x.name for x in c.chain("syscall-prune")] == [
+        "baseline",
+        "config-only",
+        "syscall-prune",
+    ]
+    assert c.regression.metric == "guest_shell_ready_ms"
+
+
+def test_cycle_candidate_from_unknown(write):
+    p = write(
+        "cycles.yaml",
+        """
+        cycles:
+          x:
+            candidates:
+              - name: baseline
+              - {name: b, from: nowhere}
+    """,
+    )
+    with pytest.raises(ConfigError, match="derives from 'nowhere'"):
+        load_cycles(p)
