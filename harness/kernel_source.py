@@ -48,8 +48,14 @@ def kernel_version(tree: Path) -> str:
     return "{VERSION}.{PATCHLEVEL}.{SUBLEVEL}{EXTRAVERSION}".format(**{"EXTRAVERSION": ""} | fields)
 
 
+_prepared: dict[str, KernelSource] = {}
+
+
 def prepare_source(target: Target, log_dir: Path) -> KernelSource:
+    """The extracted, patched tree; checked once per process."""
     fp = source_fingerprint(target)
+    if fp.digest in _prepared and (_prepared[fp.digest].tree / "Makefile").exists():
+        return _prepared[fp.digest]
     root = work_dir() / "src" / f"linux-{fp.short}"
     tree = root / "tree"
     stage = Stage("kernel source", root, fp, [tree / "Makefile"])
@@ -72,4 +78,5 @@ def prepare_source(target: Target, log_dir: Path) -> KernelSource:
             # Read-only, so no build can write into the shared tree by mistake.
             subprocess.run(["chmod", "-R", "a-w", tree], check=True)
             stage.done()
-    return KernelSource(tree, kernel_version(tree), fp)
+    _prepared[fp.digest] = KernelSource(tree, kernel_version(tree), fp)
+    return _prepared[fp.digest]
