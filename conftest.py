@@ -87,6 +87,15 @@ def pytest_configure(config: pytest.Config) -> None:
     # Keep each candidate's tests on one worker: it boots once and stays up.
     if getattr(config.option, "dist", "no") == "load":
         config.option.dist = "loadgroup"
+    workerinput = getattr(config, "workerinput", None)
+    if workerinput and workerinput.get("kqual_loadgroup"):
+        config.option.loadgroup = True  # workers tag node ids with their group
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node) -> None:
+    """xdist: tell each worker that the run groups tests (set after it parsed -n)."""
+    node.workerinput["kqual_loadgroup"] = node.config.option.dist == "loadgroup"
 
 
 def _cycle_params(metafunc: pytest.Metafunc, keep) -> None:

@@ -7,6 +7,7 @@ fingerprint ties together everything that shapes linux.axf.
 
 from __future__ import annotations
 
+import os
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -97,7 +98,7 @@ def build_candidate(target: Target, spec: CandidateSpec) -> BuiltCandidate:
             (kernel.image, "Image"),
             (wrap_dir / "boot.dtb", "boot.dtb"),
         ]:
-            shutil.copyfile(src, out / name)
+            _publish(src, out / name)
     sizes = section_sizes(out / "vmlinux")
     axf_bytes = (out / "linux.axf").stat().st_size
     update_result(
@@ -116,6 +117,18 @@ def build_candidate(target: Target, spec: CandidateSpec) -> BuiltCandidate:
         f"({'rebuilt' if rebuilt else 'nothing rebuilt'}), artifacts in {out}"
     )
     return BuiltCandidate(spec, out / "linux.axf", kernel, image_fp, out, sizes, axf_bytes, rebuilt)
+
+
+def _publish(src: Path, dst: Path) -> None:
+    """Copy an artifact so that a reader (another xdist worker) never sees it half-written."""
+    s = src.stat()
+    if dst.exists():
+        d = dst.stat()
+        if (d.st_size, d.st_mtime_ns) == (s.st_size, s.st_mtime_ns):
+            return
+    tmp = dst.with_name(f".{dst.name}.{os.getpid()}.tmp")
+    shutil.copy2(src, tmp)
+    os.replace(tmp, dst)
 
 
 def _initramfs_bytes(folder: Path) -> int | None:
