@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
+from _pytest.junitxml import xml_key
 
 from harness.candidate import CandidateSpec, build_candidate
 from harness.cycle_run import CycleRunner, Environment
@@ -205,6 +206,7 @@ def cycle_runners(pytestconfig, target, workload, profile_cache, selectors):
         r.close_sessions()
 
 
+@pytest.hookimpl(tryfirst=True)  # before junitxml writes its file
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """On the controller only, once every worker is done: select and summarize."""
     if hasattr(session.config, "workerinput"):
@@ -215,10 +217,23 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         cycles = load_cycles()
     except KqualError:
         return
+    xml = session.config.stash.get(xml_key, None)
     for name, cycle in cycles.items():
         summary = write_summary(cycle, results_dir() / name, run_id)
-        if summary:
-            texts.append(render(summary))
+        if not summary:
+            continue
+        texts.append(render(summary))
+        if xml is not None:
+            xml.add_global_property(f"{name}.selected", summary["selected"] or "")
+            for cand, d in summary["candidates"].items():
+                for key in (
+                    "reason",
+                    "linux_axf_bytes",
+                    "shell_ready_ms",
+                    "guest_shell_ready_ms",
+                    "delta_bytes",
+                ):
+                    xml.add_global_property(f"{name}.{cand}.{key}", d[key])
     session.config.stash[_SUMMARIES] = texts
 
 

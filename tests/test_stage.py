@@ -69,3 +69,31 @@ def test_stage_rebuilds_when_output_missing(tmp_path):
     s.done()
     out.unlink()
     assert Stage("demo", tmp_path / "stage", fp, [out]).begin() is True
+
+
+def test_kernel_fingerprint_follows_fragments_and_userspace(tmp_path):
+    import shutil as sh
+
+    import pytest
+
+    if sh.which("arm-none-eabi-gcc") is None:
+        pytest.skip("needs gcc-arm-none-eabi")
+    from harness.kernel_build import kernel_fingerprint
+    from harness.kernel_source import KernelSource
+    from harness.target import load_target
+
+    t = load_target()
+    src = KernelSource(tmp_path, "6.12.0", Fingerprint().add_text("tarball", "x"))
+    frag = tmp_path / "a.config"
+    frag.write_text("CONFIG_A=y\n")
+    ufp = Fingerprint().add_text("busybox", "1")
+    base = kernel_fingerprint(t, src, [frag], ufp, []).digest
+    assert kernel_fingerprint(t, src, [frag], ufp, []).digest == base
+    frag.write_text("# CONFIG_A is not set\n")
+    assert kernel_fingerprint(t, src, [frag], ufp, []).digest != base
+    frag.write_text("CONFIG_A=y\n")
+    assert (
+        kernel_fingerprint(t, src, [frag], Fingerprint().add_text("busybox", "2"), []).digest
+        != base
+    )
+    assert kernel_fingerprint(t, src, [frag], ufp, ["cmd_systbl=x"]).digest != base

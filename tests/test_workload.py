@@ -51,29 +51,17 @@ def test_line_format_errors_name_file_and_line(write, body, line, message):
     assert message in str(e.value)
 
 
-def test_yaml_errors_name_line(write):
-    p = write(
-        "w.yaml",
-        """
-        steps:
-          - {label: a, command: "true", expect: "."}
-          - {label: b, command: "true", expct: "."}
-    """,
-    )
-    with pytest.raises(ConfigError, match=r"w.yaml:3: unknown key 'steps\[1\].expct'"):
-        load_workload(p)
-
-
-def test_yaml_bad_regex_names_line(write):
-    p = write(
-        "w.yaml",
-        """
-        steps:
-          - {label: a, command: "true", expect: "."}
-          - {label: b, command: "true", expect: "[x"}
-    """,
-    )
-    with pytest.raises(ConfigError, match=r"w.yaml:3: step 'b': bad regex"):
+@pytest.mark.parametrize(
+    "second,message",
+    [
+        ('{label: b, command: "true", expct: "."}', r"unknown key 'steps\[1\].expct'"),
+        ('{label: b, command: "true", expect: "[x"}', r"step 'b': bad regex"),
+        ('{label: a, command: "true", expect: "."}', r"label 'a' already used on line 2"),
+    ],
+)
+def test_yaml_errors_name_line(write, second, message):
+    p = write("w.yaml", f'steps:\n  - {{label: a, command: "true", expect: "."}}\n  - {second}\n')
+    with pytest.raises(ConfigError, match=rf"w.yaml:3: {message}"):
         load_workload(p)
 
 
