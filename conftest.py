@@ -46,7 +46,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--boots",
         type=int,
         default=None,
-        help="wall-clock boots per candidate (default: the target's boot.boots)",
+        help="wall-clock boots per candidate (default: the target's boot.boots, or the "
+        "cycle's regression.boots)",
     )
     g.addoption(
         "--icount-boots",
@@ -199,6 +200,8 @@ def cycle_runners(pytestconfig, target, workload, profile_cache, selectors):
         selectors,
         os.environ["KQUAL_RUN_ID"],
         pytestconfig.getoption("--keep-syscall"),
+        boots=pytestconfig.getoption("--boots"),
+        icount_boots=pytestconfig.getoption("--icount-boots"),
     )
     runners = {name: CycleRunner(env, cycle) for name, cycle in load_cycles().items()}
     yield runners

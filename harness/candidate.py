@@ -59,25 +59,30 @@ def build_folder(name: str) -> Path:
 
 def build_candidate(target: Target, spec: CandidateSpec) -> BuiltCandidate:
     out = candidate_dir(spec.cycle, spec.name)
-    log = out / "build.log"
     folder = build_folder(spec.build_name or spec.name)
+    # The log lives with the build, so an up-to-date candidate still has it.
+    log = folder / "kqual-build.log"
     folder.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(str(folder) + ".lock"):
         source = prepare_source(target, out)
         userspace = build_userspace(target, source, out)
         initramfs = write_initramfs(target, userspace)
-        kernel = build_kernel(
-            target,
-            source,
-            folder,
-            [*target.fragment_paths, *spec.fragments],
-            initramfs.list_path,
-            initramfs.fingerprint,
-            log,
-            spec.name,
-            make_extra=spec.make_extra,
-            seed=build_folder(spec.seed) if spec.seed else None,
-        )
+        try:
+            kernel = build_kernel(
+                target,
+                source,
+                folder,
+                [*target.fragment_paths, *spec.fragments],
+                initramfs.list_path,
+                initramfs.fingerprint,
+                log,
+                spec.name,
+                make_extra=spec.make_extra,
+                seed=build_folder(spec.seed) if spec.seed else None,
+            )
+        finally:
+            if log.exists():
+                _publish(log, out / "build.log")
         image_fp = Fingerprint().add("kernel", kernel.fingerprint)
         image_fp.add_file("harness/bootwrap.py", HERE / "bootwrap.py")
         image_fp.add_text(
@@ -132,5 +137,6 @@ def _publish(src: Path, dst: Path) -> None:
 
 
 def _initramfs_bytes(folder: Path) -> int | None:
-    packed = folder / "usr" / "initramfs_data.cpio.gz"
+    """The initramfs as linked into the kernel (compressed, when a compressor is set)."""
+    packed = folder / "usr" / "initramfs_inc_data"
     return packed.stat().st_size if packed.exists() else None

@@ -46,6 +46,8 @@ class Environment:
     selectors: dict[str, Selector]
     run_id: str
     keep_extra: list[str]
+    boots: int | None = None  # overrides the cycle rule's boots (pytest --boots)
+    icount_boots: int = 1
 
 
 class CycleRunner:
@@ -195,8 +197,8 @@ class CycleRunner:
                 self.env.target,
                 built.axf,
                 built.results,
-                self.cycle.regression.boots,
-                1,
+                self.env.boots or self.cycle.regression.boots,
+                self.env.icount_boots,
                 f"{self.cycle.name}/{name}",
             )
         except BaseException as e:

@@ -105,3 +105,18 @@ def test_panic_fails_fast_and_leaves_no_qemu(target, baseline, tmp_path):
     assert "Kernel panic - not syncing" in str(e.value)
     assert elapsed < 15, f"took {elapsed:.1f}s: the failure must not wait for a timeout"
     assert not Path(f"/proc/{pid}").exists(), f"QEMU pid {pid} outlived its session"
+
+
+def test_baseline_result_json_has_the_artifact_sizes(baseline):
+    import json
+
+    r = json.loads((baseline.results / "result.json").read_text())
+    assert r["linux_axf_bytes"] == (baseline.results / "linux.axf").stat().st_size
+    assert r["image_bytes"] == (baseline.results / "Image").stat().st_size
+    assert 50_000 < r["initramfs_bytes"] < r["image_bytes"]
+    assert set(r["sections"]) == {"text", "rodata", "data", "bss", "init"}
+    for name in ("vmlinux", "System.map", "kernel.config", "build.log"):
+        assert (baseline.results / name).stat().st_size > 0
+    assert (
+        "CONFIG_LD_DEAD_CODE_DATA_ELIMINATION=y" in (baseline.results / "kernel.config").read_text()
+    )
