@@ -23,7 +23,7 @@ from harness.paths import cache_dir, resolve, results_dir, work_dir
 from harness.profile import get_profile
 from harness.profile_cache import ProfileCache
 from harness.progress import set_writer
-from harness.selection import render, write_summary
+from harness.selection import decide, render, write_summary
 from harness.target import default_target_path, load_target
 from harness.trace_collect import load_selectors
 from harness.workload import load_workload
@@ -224,6 +224,12 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     for name, cycle in cycles.items():
         summary = write_summary(cycle, results_dir() / name, run_id)
         if not summary:
+            ran = len(decide(cycle, results_dir() / name, run_id))
+            if ran:
+                texts.append(
+                    f"cycle {name}: {ran} of {len(cycle.candidates)} candidates ran "
+                    "in this session; no selection written\n"
+                )
             continue
         texts.append(render(summary))
         if xml is not None:

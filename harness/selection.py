@@ -105,8 +105,13 @@ def _add_bloat(decisions: list[Decision], root: Path, baseline: str) -> None:
 
 
 def write_summary(cycle: CycleDef, root: Path, run_id: str) -> dict | None:
+    """The selection, once every candidate of the cycle ran in this run; else None.
+
+    A run that deselected some candidates (-k) must not overwrite the cycle's
+    summary with a choice among the few it saw.
+    """
     decisions = decide(cycle, root, run_id)
-    if not decisions:
+    if len(decisions) < len(cycle.candidates):
         return None
     _add_bloat(decisions, root, cycle.baseline)
     selected = next((d.candidate for d in decisions if d.reason == "selected"), None)

@@ -32,9 +32,9 @@ def target_copy(tmp_path):
     return configs / "target.yaml"
 
 
-@pytest.fixture
+@pytest.fixture(autouse=True)
 def said():
-    """Lines harness.progress.say() printed during the test."""
+    """Lines harness.progress.say() printed during the test (kept off the terminal)."""
     from harness import progress
 
     lines: list[str] = []

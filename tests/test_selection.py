@@ -93,6 +93,9 @@ def test_results_of_other_runs_are_ignored(tmp_path):
         trim=GOOD | {"linux_axf_bytes": 10, "run_id": "old"},
     )
     assert reasons(tmp_path) == {"baseline": "selected"}
+    # ...and a run that saw only part of the cycle writes no selection.
+    assert write_summary(CYCLE, tmp_path, RUN) is None
+    assert not (tmp_path / "summary.json").exists() and not (tmp_path / "selected").exists()
 
 
 def test_summary_files_and_selected_copy(tmp_path):
