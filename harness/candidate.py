@@ -111,6 +111,7 @@ def build_candidate(target: Target, spec: CandidateSpec) -> BuiltCandidate:
         candidate=spec.name,
         cycle=spec.cycle,
         image_fingerprint=image_fp.digest,
+        kernel_version=source.version,
         linux_axf_bytes=axf_bytes,
         image_bytes=(out / "Image").stat().st_size,
         initramfs_bytes=_initramfs_bytes(kernel.folder),

@@ -42,28 +42,3 @@ def section_sizes(vmlinux: Path) -> SectionSizes:
             else:
                 sizes.rodata += size
     return sizes
-
-
-@dataclass(frozen=True)
-class Segment:
-    vaddr: int
-    memsz: int
-    flags: int
-
-
-def load_segments(axf: Path) -> list[Segment]:
-    with open(axf, "rb") as f:
-        return [
-            Segment(s["p_vaddr"], s["p_memsz"], s["p_flags"])
-            for s in ELFFile(f).iter_segments()
-            if s["p_type"] == "PT_LOAD"
-        ]
-
-
-def symbol_address(elf_path: Path, name: str) -> int | None:
-    with open(elf_path, "rb") as f:
-        symtab = ELFFile(f).get_section_by_name(".symtab")
-        if symtab is None:
-            return None
-        syms = symtab.get_symbol_by_name(name)
-        return syms[0]["st_value"] if syms else None

@@ -65,7 +65,3 @@ def get_profile(
                 run.trace.unlink(missing_ok=True)
 
     return cache.get_or_fill(profile_key(built, workload, name, selector), fill)
-
-
-def load_profile_json(entry: CacheEntry) -> dict:
-    return json.loads(entry.file("profile.json").read_text())
