@@ -62,6 +62,16 @@ def make_args(
     return args + list(extra)
 
 
+def reproducible_env(source: KernelSource) -> dict[str, str]:
+    """Same inputs, same Image: no build date, user or host of this machine inside."""
+    return {
+        "KBUILD_BUILD_TIMESTAMP": f"@{source.timestamp}",
+        "KBUILD_BUILD_USER": "kqual",
+        "KBUILD_BUILD_HOST": "kqual",
+        "KBUILD_BUILD_VERSION": "1",
+    }
+
+
 def kernel_fingerprint(
     target: Target,
     source: KernelSource,
@@ -149,6 +159,7 @@ def build_kernel(
         log,
         f"kernel {label}: olddefconfig",
         append=True,
+        env=reproducible_env(source),
     )
     requests = effective_requests(all_fragments)
     mismatches = check_applied(requests, parse_config(folder / ".config"))
@@ -161,6 +172,7 @@ def build_kernel(
         log,
         f"kernel {label}: build",
         append=True,
+        env=reproducible_env(source),
     )
     stage.done()
     return KernelBuild(**{**result.__dict__, "rebuilt": True})

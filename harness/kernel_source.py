@@ -29,6 +29,7 @@ class KernelSource:
     tree: Path
     version: str
     fingerprint: Fingerprint
+    timestamp: int = 0  # the tarball's mtime: the build date stamped into the kernel
 
 
 def source_fingerprint(target: Target) -> Fingerprint:
@@ -78,5 +79,7 @@ def prepare_source(target: Target, log_dir: Path) -> KernelSource:
             # Read-only, so no build can write into the shared tree by mistake.
             subprocess.run(["chmod", "-R", "a-w", tree], check=True)
             stage.done()
-    _prepared[fp.digest] = KernelSource(tree, kernel_version(tree), fp)
+    _prepared[fp.digest] = KernelSource(
+        tree, kernel_version(tree), fp, int(target.source_tarball.stat().st_mtime)
+    )
     return _prepared[fp.digest]

@@ -33,6 +33,7 @@ PACKAGES = {
     "bc": "bc",
     "fdtput": "device-tree-compiler",
     "dpkg-source": "dpkg-dev",
+    "dpkg-parsechangelog": "dpkg-dev",
     "ccache": "ccache",
     "rsync": "rsync",
 }

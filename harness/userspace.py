@@ -171,18 +171,26 @@ def build_userspace(target: Target, source: KernelSource, log_dir: Path) -> User
     bb = debsrc.unpack("busybox", root / "src" / "busybox", log)
     # BusyBox's kconfig ignores KCONFIG_ALLCONFIG for most symbols: start from
     # allnoconfig, write the fragment over it, let oldconfig take defaults.
-    run_logged(["make", "allnoconfig"], log, "busybox config", cwd=bb, append=True)
+    # BusyBox stamps its banner with the date; take Debian's changelog date instead.
+    epoch = capture(["dpkg-parsechangelog", "-l", bb / "debian" / "changelog", "-STimestamp"])
+    bb_env = {"SOURCE_DATE_EPOCH": epoch.strip()}
+    run_logged(["make", "allnoconfig"], log, "busybox config", cwd=bb, append=True, env=bb_env)
     requests = effective_requests([target.busybox_config])
     apply_requests(bb / ".config", requests)
     run_logged(
-        ["sh", "-c", 'yes "" | make oldconfig'], log, "busybox oldconfig", cwd=bb, append=True
+        ["sh", "-c", 'yes "" | make oldconfig'],
+        log,
+        "busybox oldconfig",
+        cwd=bb,
+        append=True,
+        env=bb_env,
     )
     mismatches = check_applied(requests, parse_config(bb / ".config"))
     if mismatches:
         raise ConfigNotAppliedError(mismatches, bb / ".config")
     make_bb = ["make", f"-j{jobs}", f"CROSS_COMPILE={prefix}", f"CC={cc}", "V=1"]
-    run_logged([*make_bb, "busybox"], log, "busybox build", cwd=bb, append=True)
-    run_logged([*make_bb, "busybox.links"], log, "busybox links", cwd=bb, append=True)
+    run_logged([*make_bb, "busybox"], log, "busybox build", cwd=bb, append=True, env=bb_env)
+    run_logged([*make_bb, "busybox.links"], log, "busybox links", cwd=bb, append=True, env=bb_env)
     check_static_pie(bb / "busybox")
     shutil.copy2(bb / "busybox", busybox_bin)
     shutil.copy2(bb / ".config", root / "busybox.config")
