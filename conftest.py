@@ -19,7 +19,7 @@ from harness.candidate import CandidateSpec, build_candidate
 from harness.cycle_run import CycleRunner, Environment
 from harness.cycles import load_cycles
 from harness.errors import KqualError
-from harness.paths import cache_dir, resolve, results_dir, work_dir
+from harness.paths import cache_dir, resolve, results_dir
 from harness.profile import get_profile
 from harness.profile_cache import ProfileCache
 from harness.progress import set_writer
@@ -100,7 +100,15 @@ def pytest_configure_node(node) -> None:
     node.workerinput["kqual_loadgroup"] = node.config.option.dist == "loadgroup"
 
 
-def _cycle_params(metafunc: pytest.Metafunc, keep) -> None:
+# Which candidates each parameter name stands for.
+CANDIDATE_PARAMS = {
+    "candidate": lambda cycle, c: True,
+    "derived_candidate": lambda cycle, c: c.name != cycle.baseline,
+    "pruned_candidate": lambda cycle, c: any(x.prune_syscalls for x in cycle.chain(c.name)),
+}
+
+
+def _cycle_params(metafunc: pytest.Metafunc, argname: str, keep) -> None:
     cycles = load_cycles()
     params = []
     for cycle in cycles.values():
@@ -110,18 +118,13 @@ def _cycle_params(metafunc: pytest.Metafunc, keep) -> None:
                 params.append(
                     pytest.param((cycle.name, c.name), id=f"{cycle.name}-{c.name}", marks=group)
                 )
-    metafunc.parametrize("candidate", params)
+    metafunc.parametrize(argname, params)
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    name = metafunc.function.__name__
-    if "candidate" in metafunc.fixturenames:
-        if name.startswith("test_no_regression"):
-            _cycle_params(metafunc, lambda cy, c: c.name != cy.baseline)
-        elif name.startswith("test_enosys"):
-            _cycle_params(metafunc, lambda cy, c: any(x.prune_syscalls for x in cy.chain(c.name)))
-        else:
-            _cycle_params(metafunc, lambda cy, c: True)
+    for argname, keep in CANDIDATE_PARAMS.items():
+        if argname in metafunc.fixturenames:
+            _cycle_params(metafunc, argname, keep)
     if "workload_step" in metafunc.fixturenames:
         try:
             steps = load_workload(_workload_path(metafunc.config)).steps
@@ -176,15 +179,8 @@ def baseline_profile(target, baseline, workload, selectors, profile_cache):
     def get(name: str):
         if name not in entries:
             entries[name] = get_profile(
-                target,
-                baseline,
-                workload,
-                name,
-                selectors[name],
-                profile_cache,
-                work_dir() / "traces",
+                target, baseline, workload, name, selectors[name], profile_cache
             )
-            ProfileCache.materialize(entries[name], baseline.results / f"profile-{name}")
         return entries[name]
 
     return get
@@ -269,4 +265,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 def _candidate_of(item: pytest.Item):
     callspec = getattr(item, "callspec", None)
-    return callspec.params.get("candidate") if callspec else None
+    if callspec is None:
+        return None
+    return next((callspec.params[a] for a in CANDIDATE_PARAMS if a in callspec.params), None)

@@ -102,8 +102,7 @@ class CycleRunner:
         return _write_if_changed(self.generated / "trim-generated.config", text)
 
     def syscall_table(self) -> Path:
-        src = prepare_source(self.env.target, self.results(self.cycle.baseline))
-        return src.tree / "arch" / "arm" / "tools" / "syscall.tbl"
+        return prepare_source(self.env.target, self.results(self.cycle.baseline)).syscall_table
 
     def prune(self) -> PruneResult:
         if self._prune is None:
@@ -163,18 +162,14 @@ class CycleRunner:
             update_result(out, syscalls_kept=len(result.kept), syscalls_pruned=len(result.pruned))
 
     def profile(self, name: str, selector: str) -> CacheEntry:
-        built = self.built(name)
-        entry = get_profile(
+        return get_profile(
             self.env.target,
-            built,
+            self.built(name),
             self.env.workload,
             selector,
             self.env.selectors[selector],
             self.env.cache,
-            work_dir() / "traces",
         )
-        ProfileCache.materialize(entry, built.results / f"profile-{selector}")
-        return entry
 
     def live(self, name: str) -> QemuSession:
         """The candidate's machine left up by boot(), or a fresh one."""

@@ -10,7 +10,7 @@ because kbuild cannot see those.
 from __future__ import annotations
 
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from .fingerprint import Fingerprint
@@ -164,8 +164,9 @@ def build_kernel(
     requests = effective_requests(all_fragments)
     mismatches = check_applied(requests, parse_config(folder / ".config"))
     if mismatches:
+        # Only on failure: scanning every Kconfig file tells a typo from a dependency.
         symbols = known_symbols(source.tree)
-        mismatches = check_applied(requests, parse_config(folder / ".config"), symbols)
+        mismatches = [replace(m, unknown_symbol=m.request.name not in symbols) for m in mismatches]
         raise ConfigNotAppliedError(mismatches, folder / ".config")
     run_logged(
         [*make_args(target, source, folder, make_extra), "Image", target.kernel.dtb],

@@ -31,6 +31,10 @@ class KernelSource:
     fingerprint: Fingerprint
     timestamp: int = 0  # the tarball's mtime: the build date stamped into the kernel
 
+    @property
+    def syscall_table(self) -> Path:
+        return self.tree / "arch" / "arm" / "tools" / "syscall.tbl"
+
 
 def source_fingerprint(target: Target) -> Fingerprint:
     tarball = target.source_tarball

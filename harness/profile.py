@@ -4,18 +4,18 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from pathlib import Path
 
 from .candidate import BuiltCandidate
 from .kernel_source import prepare_source
+from .paths import work_dir
 from .profile_cache import CacheEntry, CacheKey, ProfileCache, analysis_code_digest
 from .symbols import SymbolTable
-from .syscall_table import syscall_names
 from .target import Target
-from .trace import SWI_SYMBOL
-from .trace_analysis import analyze, write_outputs
+from .trace import analyze_trace
+from .trace_analysis import write_outputs
 from .trace_collect import Selector, collect_trace
-from .trace_parser import parse_trace
 from .workload import Workload
 
 
@@ -38,16 +38,22 @@ def get_profile(
     name: str,
     selector: Selector,
     cache: ProfileCache,
-    scratch: Path,
 ) -> CacheEntry:
-    """The cached profile of `built` under `selector`; traces only on a miss."""
-    table = prepare_source(target, built.results).tree / "arch/arm/tools/syscall.tbl"
+    """The cached profile of `built` under `selector`; traces only on a miss.
+
+    A copy lands in the candidate's results as profile-<selector>/.
+    """
+    table = prepare_source(target, built.results).syscall_table
+    key = profile_key(built, workload, name, selector)
+    # One scratch folder per key and process: parallel workers never share a trace file.
+    scratch = work_dir() / "traces" / f"{name}-{key.digest[:16]}-{os.getpid()}"
 
     def fill(folder: Path) -> None:
+        symtab = SymbolTable.from_vmlinux(built.results / "vmlinux")
         run = collect_trace(
             target,
             built.axf,
-            built.results / "vmlinux",
+            symtab,
             built.fingerprint.digest,
             workload,
             name,
@@ -55,13 +61,13 @@ def get_profile(
             scratch,
         )
         try:
-            symtab = SymbolTable.from_vmlinux(built.results / "vmlinux")
-            raw = parse_trace(run.trace, symtab.address(SWI_SYMBOL))
-            write_outputs(analyze(raw, symtab, syscall_names(table)), folder)
+            write_outputs(analyze_trace(run.trace, symtab, table), folder)
             (folder / "trace-manifest.json").write_text(json.dumps(run.manifest, indent=1))
             (folder / "console.log").write_bytes(run.console.read_bytes())
         finally:
             if not os.environ.get("KQUAL_KEEP_TRACES"):
-                run.trace.unlink(missing_ok=True)
+                shutil.rmtree(scratch, ignore_errors=True)
 
-    return cache.get_or_fill(profile_key(built, workload, name, selector), fill)
+    entry = cache.get_or_fill(key, fill)
+    ProfileCache.materialize(entry, built.results / f"profile-{name}")
+    return entry

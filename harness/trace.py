@@ -13,16 +13,20 @@ from pathlib import Path
 from .errors import KqualError
 from .symbols import SymbolTable
 from .syscall_table import syscall_names
-from .trace_analysis import analyze, write_outputs
+from .trace_analysis import Profile, analyze, write_outputs
 from .trace_parser import parse_trace
 
 SWI_SYMBOL = "vector_swi"
 
 
-def profile_trace(trace: Path, vmlinux: Path, table: Path | None):
-    symtab = SymbolTable.from_vmlinux(vmlinux)
+def analyze_trace(trace: Path, symtab: SymbolTable, table: Path | None) -> Profile:
+    """Parse and analyse one trace: the single path the CLI and the cache share."""
     raw = parse_trace(trace, symtab.address(SWI_SYMBOL))
     return analyze(raw, symtab, syscall_names(table))
+
+
+def profile_trace(trace: Path, vmlinux: Path, table: Path | None) -> Profile:
+    return analyze_trace(trace, SymbolTable.from_vmlinux(vmlinux), table)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -47,10 +47,10 @@ class TraceRun:
     step_failures: list[str]
 
 
-def qemu_options(selector: Selector, vmlinux: Path, trace: Path) -> QemuOptions:
+def qemu_options(selector: Selector, symtab: SymbolTable, trace: Path) -> QemuOptions:
     dfilter = None
     if selector.dfilter_symbol:
-        start = SymbolTable.from_vmlinux(vmlinux).address(selector.dfilter_symbol)
+        start = symtab.address(selector.dfilter_symbol)
         dfilter = f"{start:#x}..{start + 1:#x}"
     return QemuOptions(debug=selector.debug, debug_file=trace, dfilter=dfilter)
 
@@ -58,7 +58,7 @@ def qemu_options(selector: Selector, vmlinux: Path, trace: Path) -> QemuOptions:
 def collect_trace(
     target: Target,
     axf: Path,
-    vmlinux: Path,
+    symtab: SymbolTable,
     image_fingerprint: str,
     workload: Workload,
     name: str,
@@ -68,7 +68,7 @@ def collect_trace(
     out.mkdir(parents=True, exist_ok=True)
     trace = out / f"{name}.trace"
     console = out / f"{name}.console.log"
-    opts = qemu_options(selector, vmlinux, trace)
+    opts = qemu_options(selector, symtab, trace)
     failures = []
     start = time.monotonic()
     say(f"tracing ({name}: -d {selector.debug}) the workload on {axf}")
@@ -76,7 +76,7 @@ def collect_trace(
         session.boot()
         for step in workload.steps:
             res = session.run(step.command, (step.timeout_s or target.boot.step_timeout_s) * 4)
-            if not step.pattern.search(res.output):
+            if step.failure(res.output, res.status):
                 failures.append(step.label)
         argv = session.argv
     elapsed = time.monotonic() - start

@@ -32,6 +32,14 @@ class Step:
     def pattern(self) -> re.Pattern[str]:
         return re.compile(self.expect, re.M | re.S)
 
+    def failure(self, output: str, status: int) -> str | None:
+        """Why this output and exit status fail the step; None when they pass."""
+        if self.exit_status is not None and status != self.exit_status:
+            return f"{self.command!r} exited {status}, expected {self.exit_status}"
+        if not self.pattern.search(output):
+            return f"output of {self.command!r} does not match /{self.expect}/"
+        return None
+
 
 @dataclass
 class Workload:

@@ -38,7 +38,7 @@ def test_workload(cycle_runners, candidate, workload, record_property):
         session = runner.live(name)
         for step in workload.steps:
             res = session.run(step.command, step.timeout_s)
-            if not step.pattern.search(res.output) or step.exit_status not in (None, res.status):
+            if step.failure(res.output, res.status):
                 failures.append(step.label)
                 record_property(f"failed_{step.label}", res.output[-500:])
     finally:
@@ -48,8 +48,8 @@ def test_workload(cycle_runners, candidate, workload, record_property):
     assert not failures, f"{cycle}/{name}: workload steps failed: {', '.join(failures)}"
 
 
-def test_no_regression(cycle_runners, candidate, record_property):
-    cycle, name = candidate
+def test_no_regression(cycle_runners, derived_candidate, record_property):
+    cycle, name = derived_candidate
     runner = cycle_runners[cycle]
     rule = runner.cycle.regression
     base = runner.metric(runner.cycle.baseline)
@@ -68,9 +68,9 @@ def test_no_regression(cycle_runners, candidate, record_property):
     assert ok, f"{cycle}/{name} boots slower: {detail}"
 
 
-def test_enosys_tripwire(cycle_runners, candidate, record_property):
+def test_enosys_tripwire(cycle_runners, pruned_candidate, record_property):
     """Run the workload on the pruned kernel, traced: no pruned syscall may be called."""
-    cycle, name = candidate
+    cycle, name = pruned_candidate
     runner = cycle_runners[cycle]
     pruned = runner.prune().pruned
     entry = runner.profile(name, runner.cycle.selector)

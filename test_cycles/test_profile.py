@@ -40,13 +40,17 @@ def test_full_and_syscalls_selectors_agree(baseline_profile):
 
 
 def test_second_request_is_a_cache_hit(
-    baseline_profile, profile_cache, baseline, workload, target, selectors, tmp_path
+    baseline_profile, profile_cache, baseline, workload, target, selectors, monkeypatch
 ):
-    from harness.profile import get_profile
+    from harness import profile
 
     first = baseline_profile("syscalls")
-    again = get_profile(
-        target, baseline, workload, "syscalls", selectors["syscalls"], profile_cache, tmp_path
+
+    def no_trace(*args, **kwargs):
+        raise AssertionError("a cache hit must not trace")
+
+    monkeypatch.setattr(profile, "collect_trace", no_trace)
+    again = profile.get_profile(
+        target, baseline, workload, "syscalls", selectors["syscalls"], profile_cache
     )
     assert again.hit and again.folder == first.folder
-    assert not list(tmp_path.iterdir()), "a cache hit must not trace"

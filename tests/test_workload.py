@@ -76,3 +76,13 @@ def test_sha256_changes_with_content(write):
     a = load_workload(write("a.txt", "x|true|.\n")).sha256
     b = load_workload(write("b.txt", "x|true|..\n")).sha256
     assert a != b
+
+
+def test_step_failure_checks_status_then_output():
+    from harness.workload import Step
+
+    step = Step("ls", "ls /tmp", r"^kq2\s*$")
+    assert step.failure("kq2\n", 0) is None
+    assert step.failure("kq2\n", 1) == "'ls /tmp' exited 1, expected 0"
+    assert step.failure("other\n", 0) == r"output of 'ls /tmp' does not match /^kq2\s*$/"
+    assert Step("x", "false", ".*", exit_status=None).failure("", 1) is None
