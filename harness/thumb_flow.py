@@ -1,0 +1,689 @@
+"""Which values a register can hold at a point of Thumb-2 code.
+
+A small forward dataflow over one function at a time, enough to answer
+"what is r7 at this `svc`" in compiler output and musl's assembly: constants
+from mov/movw/movt/mvn, literal-pool loads, register copies, add/sub of
+constants, the stack (push/str spills and their reloads, as musl's variadic
+`syscall()` does), and calls, which clobber r0-r3, r12 and lr (AAPCS).
+An incoming argument is a symbolic value, so the caller can resolve it at
+each call site. Anything else is unknown, never guessed.
+"""
+
+from __future__ import annotations
+
+import bisect
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import capstone
+from capstone import arm
+from elftools.common.exceptions import ELFError
+from elftools.elf.elffile import ELFFile
+from elftools.elf.relocation import RelocationSection
+
+from .errors import KqualError
+
+# An atom is one possible value: ("c", n) a constant, ("a", k) the function's
+# k-th incoming argument (k >= 4 on the stack), ("s", off) the address entry
+# sp + off, ("p", addr) an address computed from the pc (a code or data pointer).
+Atom = tuple[str, int]
+Value = frozenset[Atom] | None  # None: unknown
+MAX_ATOMS = 16
+MAX_VISITS = 64  # per instruction, before the state there is widened to unknown
+
+R0, R3, R7, R12 = arm.ARM_REG_R0, arm.ARM_REG_R3, arm.ARM_REG_R7, arm.ARM_REG_R12
+SP, LR, PC = arm.ARM_REG_SP, arm.ARM_REG_LR, arm.ARM_REG_PC
+ARG_REGS = [arm.ARM_REG_R0, arm.ARM_REG_R1, arm.ARM_REG_R2, arm.ARM_REG_R3]
+CALL_CLOBBERED = (*ARG_REGS, R12, LR)
+MASK = 0xFFFFFFFF
+R_ARM_RELATIVE = 23
+
+
+class NotThumbElfError(KqualError):
+    """The file is not a 32-bit little-endian ARM ELF."""
+
+
+def const(n: int) -> Value:
+    return frozenset({("c", n & MASK)})
+
+
+def join(a: Value, b: Value) -> Value:
+    if a is None or b is None:
+        return None
+    u = a | b
+    return u if len(u) <= MAX_ATOMS else None
+
+
+def constants(v: Value) -> set[int] | None:
+    """The constants v can be; None when it can be anything else too."""
+    if v is None or any(k != "c" for k, _ in v):
+        return None
+    return {n for _, n in v}
+
+
+@dataclass
+class State:
+    regs: dict[int, Value] = field(default_factory=dict)  # missing: unknown
+    stack: dict[int, Value] = field(default_factory=dict)  # entry-sp offset -> value
+
+    @classmethod
+    def entry(cls) -> State:
+        regs: dict[int, Value] = {r: frozenset({("a", k)}) for k, r in enumerate(ARG_REGS)}
+        regs[SP] = frozenset({("s", 0)})
+        return cls(regs)
+
+    def copy(self) -> State:
+        return State(dict(self.regs), dict(self.stack))
+
+    def reg(self, r: int) -> Value:
+        return self.regs.get(r)
+
+    def slot(self, off: int) -> Value:
+        if off in self.stack:
+            return self.stack[off]
+        if off >= 0 and off % 4 == 0:
+            return frozenset({("a", 4 + off // 4)})  # the caller's stack arguments
+        return None
+
+    def load(self, addr: Value) -> Value:
+        if addr is None or any(k != "s" for k, _ in addr):
+            return None
+        out: Value = frozenset()
+        for _, off in addr:
+            out = join(out, self.slot(off))
+        return out
+
+    def store(self, addr: Value, v: Value) -> None:
+        if addr is None or any(k != "s" for k, _ in addr):
+            return  # not the stack: memory is not tracked
+        offs = [off for _, off in addr]
+        for off in offs:
+            self.stack[off] = v if len(offs) == 1 else join(self.slot(off), v)
+
+    def merge(self, other: State) -> bool:
+        """Join other into self; True when self changed."""
+        changed = False
+        for r in set(self.regs) | set(other.regs):
+            new = join(self.regs.get(r), other.regs.get(r))
+            if new != self.regs.get(r):
+                changed = True
+            if new is None:
+                self.regs.pop(r, None)
+            else:
+                self.regs[r] = new
+        for off in set(self.stack) | set(other.stack):
+            new = join(self.slot(off), other.slot(off))
+            if new != self.slot(off):
+                changed = True
+            self.stack[off] = new
+        return changed
+
+    def arg(self, k: int) -> Value:
+        """The k-th argument of a call made in this state."""
+        if k < 4:
+            return self.reg(ARG_REGS[k])
+        return self.load(offset(self.reg(SP), 4 * (k - 4)))
+
+
+def offset(v: Value, n: int) -> Value:
+    if v is None:
+        return None
+    out = set()
+    for kind, x in v:
+        if kind == "a":
+            return None
+        out.add((kind, (x + n) & MASK if kind in ("c", "p") else x + n))
+    return frozenset(out)
+
+
+def _add(a: Value, b: Value, sign: int) -> Value:
+    if a is None or b is None:
+        return None
+    out = set()
+    for ka, xa in a:
+        for kb, xb in b:
+            if kb == "c" and ka in ("c", "p", "s"):
+                x = xa + sign * xb
+                out.add((ka, x & MASK if ka != "s" else x))
+            elif ka == "c" and kb in ("p", "s") and sign > 0:
+                out.add((kb, (xb + xa) & MASK if kb != "s" else xb + xa))
+            else:
+                return None
+    return frozenset(out) if len(out) <= MAX_ATOMS else None
+
+
+def _better_name(new: str, old: str) -> bool:
+    """Of aliases, the public and shorter name (open over open64 or __open)."""
+    return (new.startswith("_"), len(new), new) < (old.startswith("_"), len(old), old)
+
+
+@dataclass
+class Image:
+    """A loaded ARM ELF: bytes by address, code ranges, symbols, pointers."""
+
+    path: Path
+    entry: int
+    segments: list[tuple[int, bytes]]
+    code: list[tuple[int, int]]  # executable [start, end)
+    functions: dict[int, tuple[str, int]]  # start -> (name, size)
+    mapping: list[tuple[int, str]]  # sorted ($t/$d/$a, address)
+    pointers: set[int]  # R_ARM_RELATIVE targets (odd: Thumb code)
+    has_symbols: bool
+
+    @classmethod
+    def load(cls, path: Path) -> Image:
+        try:
+            with open(path, "rb") as f:
+                elf = ELFFile(f)
+                if elf["e_machine"] != "EM_ARM" or elf.elfclass != 32 or not elf.little_endian:
+                    raise NotThumbElfError(
+                        f"{path}: a {elf.elfclass}-bit {elf['e_machine']} ELF; "
+                        "the scanner reads 32-bit little-endian ARM (Thumb-2) binaries"
+                    )
+                return cls._read(path, elf)
+        except FileNotFoundError:
+            raise KqualError(f"{path}: no such file") from None
+        except (ELFError, ValueError) as e:
+            raise NotThumbElfError(f"{path}: not an ELF file ({e})") from None
+
+    @classmethod
+    def _read(cls, path: Path, elf: ELFFile) -> Image:
+        segments, code = [], []
+        for seg in elf.iter_segments():
+            if seg["p_type"] != "PT_LOAD":
+                continue
+            data = seg.data() + b"\0" * (seg["p_memsz"] - seg["p_filesz"])
+            segments.append((seg["p_vaddr"], data))
+            if seg["p_flags"] & 1:
+                code.append((seg["p_vaddr"], seg["p_vaddr"] + seg["p_filesz"]))
+        # Sections are exact (.rodata shares the executable segment); a file
+        # without section headers falls back to its segments.
+        sections = [
+            (sec["sh_addr"], sec["sh_addr"] + sec["sh_size"])
+            for sec in elf.iter_sections()
+            if sec["sh_flags"] & 0x6 == 0x6 and sec["sh_type"] == "SHT_PROGBITS"
+        ]
+        code = sections or code
+        functions: dict[int, tuple[str, int]] = {}
+        mapping = []
+        symtab = elf.get_section_by_name(".symtab")
+        if symtab is not None:
+            for sym in symtab.iter_symbols():
+                name, value = sym.name, sym["st_value"]
+                if name in ("$t", "$d", "$a") or name.startswith(("$t.", "$d.", "$a.")):
+                    mapping.append((value, name[:2]))
+                elif sym["st_info"]["type"] == "STT_FUNC" and value & 1 and sym["st_shndx"]:
+                    start = value & ~1
+                    if start not in functions or _better_name(name, functions[start][0]):
+                        functions[start] = (name, sym["st_size"])
+        pointers = set()
+        for sec in elf.iter_sections():
+            if not isinstance(sec, RelocationSection) or sec.is_RELA():
+                continue
+            for rel in sec.iter_relocations():
+                if rel["r_info_type"] == R_ARM_RELATIVE:
+                    pointers.add(rel["r_offset"])
+        img = cls(
+            path,
+            elf.header["e_entry"],
+            segments,
+            code,
+            functions,
+            sorted(mapping),
+            set(),
+            bool(functions),
+        )
+        img.pointers = {w for w in (img.word(a) for a in pointers) if w is not None}
+        return img
+
+    def read(self, addr: int, n: int) -> bytes | None:
+        for base, data in self.segments:
+            if base <= addr and addr + n <= base + len(data):
+                return data[addr - base : addr - base + n]
+        return None
+
+    def word(self, addr: int) -> int | None:
+        b = self.read(addr, 4)
+        return int.from_bytes(b, "little") if b is not None else None
+
+    def is_code(self, addr: int) -> bool:
+        if not any(s <= addr < e for s, e in self.code):
+            return False
+        if not self.mapping:
+            return True
+        i = bisect.bisect_right(self.mapping, (addr, "\x7f")) - 1
+        return i < 0 or self.mapping[i][1] == "$t"
+
+    def code_pointers(self) -> set[int]:
+        """Thumb function addresses stored in data (relocated pointers)."""
+        return {p & ~1 for p in self.pointers if p & 1 and self.is_code(p & ~1)}
+
+    def thumb_ranges(self) -> list[tuple[int, int]]:
+        """[start, end) of code the mapping symbols mark as Thumb; all code without them."""
+        if not self.mapping:
+            return list(self.code)
+        out = []
+        for i, (addr, kind) in enumerate(self.mapping):
+            end = self.mapping[i + 1][0] if i + 1 < len(self.mapping) else None
+            for s, e in self.code:
+                if kind == "$t" and s <= addr < e:
+                    out.append((addr, min(e, end) if end is not None else e))
+        return out
+
+    def name_of(self, addr: int) -> str:
+        if addr in self.functions:
+            return self.functions[addr][0]
+        return f"sub_{addr:x}"
+
+
+@dataclass
+class CallSite:
+    address: int
+    target: int
+    state: State
+    tail: bool = False
+
+
+@dataclass
+class SvcSite:
+    address: int
+    r7: Value
+
+
+@dataclass
+class Function:
+    start: int
+    name: str
+    calls: list[CallSite] = field(default_factory=list)
+    svcs: list[SvcSite] = field(default_factory=list)
+    addresses_taken: set[int] = field(default_factory=set)  # pc-relative code addresses
+    problems: list[str] = field(default_factory=list)  # flow the analysis could not follow
+    returns: bool = False  # some path returns (tail calls aside)
+
+
+class Decoder:
+    """Capstone in Thumb/M-profile mode, one straight run of code at a time.
+
+    Decoding a run in one call keeps Capstone's IT-block state right.
+    """
+
+    def __init__(self, image: Image) -> None:
+        self.image = image
+        self.cs = capstone.Cs(
+            capstone.CS_ARCH_ARM, capstone.CS_MODE_THUMB | capstone.CS_MODE_MCLASS
+        )
+        self.cs.detail = True
+        self.cache: dict[int, capstone.CsInsn] = {}
+
+    def at(self, addr: int) -> capstone.CsInsn | None:
+        if addr not in self.cache:
+            self._run(addr)
+        return self.cache.get(addr)
+
+    def _run(self, addr: int) -> None:
+        data = self.image.read(addr, 64) or self.image.read(addr, 4) or self.image.read(addr, 2)
+        if data is None:
+            return
+        for insn in self.cs.disasm(data, addr):
+            if not self.image.is_code(insn.address):
+                break
+            self.cache.setdefault(insn.address, insn)
+            if insn.id in _ENDS_RUN:
+                break
+
+
+def svc_instructions(image: Image) -> set[int]:
+    """Every `svc` a linear sweep of the Thumb code finds: the flow must reach them all."""
+    cs = capstone.Cs(capstone.CS_ARCH_ARM, capstone.CS_MODE_THUMB | capstone.CS_MODE_MCLASS)
+    found = set()
+    for start, end in image.thumb_ranges():
+        data = image.read(start, end - start) or b""
+        pos = 0
+        while pos < len(data):
+            last = pos
+            for addr, size, mnemonic, _ in cs.disasm_lite(data[pos:], start + pos):
+                if mnemonic == "svc":
+                    found.add(addr)
+                last = addr - start + size
+            pos = max(last, pos) + (2 if last <= pos or last < len(data) else 0)
+    return found
+
+
+_ENDS_RUN = {
+    arm.ARM_INS_B,
+    arm.ARM_INS_BX,
+    arm.ARM_INS_POP,
+    arm.ARM_INS_LDM,
+    arm.ARM_INS_TBB,
+    arm.ARM_INS_TBH,
+    arm.ARM_INS_UDF,
+}
+
+
+def _regs(insn, start: int = 0) -> list[int]:
+    return [op.reg for op in insn.operands[start:] if op.type == arm.ARM_OP_REG]
+
+
+def _mem(insn):
+    return next((op.mem for op in insn.operands if op.type == arm.ARM_OP_MEM), None)
+
+
+def _imm(insn) -> int | None:
+    ops = [op for op in insn.operands if op.type == arm.ARM_OP_IMM]
+    return ops[-1].imm if ops else None
+
+
+class FunctionFlow:
+    """Dataflow over one function from its entry."""
+
+    def __init__(
+        self,
+        image: Image,
+        decoder: Decoder,
+        start: int,
+        is_function,
+        noreturn: frozenset[int] = frozenset(),
+    ) -> None:
+        self.image = image
+        self.dec = decoder
+        self.start = start
+        self.is_function = is_function  # addr -> bool: a `b` there is a tail call
+        self.noreturn = noreturn  # callees that never return: no fallthrough after them
+        size = image.functions.get(start, ("", 0))[1]
+        self.end = start + size if size else None
+        self.fn = Function(start, image.name_of(start))
+
+    def _inside(self, addr: int) -> bool:
+        if addr == self.start:
+            return True
+        if self.end is not None:
+            return self.start <= addr < self.end
+        return not self.is_function(addr)
+
+    def run(self) -> Function:
+        states: dict[int, State] = {self.start: State.entry()}
+        visits: dict[int, int] = {}
+        work = [self.start]
+        calls: dict[int, CallSite] = {}
+        svcs: dict[int, SvcSite] = {}
+        after_call: set[int] = set()  # may be data, when the callee does not return
+        while work:
+            addr = work.pop()
+            insn = self.dec.at(addr)
+            if insn is None:
+                if self.image.is_code(addr) and addr not in after_call:
+                    self.fn.problems.append(f"cannot decode code at 0x{addr:x}")
+                continue  # data after a call that does not return
+            visits[addr] = visits.get(addr, 0) + 1
+            state = states[addr]
+            if visits[addr] > MAX_VISITS:
+                state = State({SP: state.reg(SP)} if state.reg(SP) else {})
+            out, succs = self.step(insn, state.copy(), calls, svcs)
+            if insn.id in (arm.ARM_INS_BL, arm.ARM_INS_BLX):
+                after_call.update(succs)
+            for s in succs:
+                if not self._inside(s):
+                    continue  # fell off the end after a call that does not return
+                if s not in states:
+                    states[s] = out.copy()
+                    work.append(s)
+                elif states[s].merge(out):
+                    work.append(s)
+        self.fn.calls = sorted(calls.values(), key=lambda c: c.address)
+        self.fn.svcs = sorted(svcs.values(), key=lambda s: s.address)
+        return self.fn
+
+    # -- one instruction -------------------------------------------------
+    def step(self, insn, st: State, calls, svcs) -> tuple[State, list[int]]:
+        nxt = insn.address + insn.size
+        iid = insn.id
+        cond = insn.cc not in (arm.ARM_CC_AL, arm.ARM_CC_INVALID)
+        if iid == arm.ARM_INS_SVC:
+            svcs[insn.address] = SvcSite(insn.address, st.reg(R7))
+            st.regs.pop(R0, None)
+            return st, [nxt]
+        if iid in (arm.ARM_INS_BL, arm.ARM_INS_BLX):
+            target = _imm(insn) if insn.operands[0].type == arm.ARM_OP_IMM else None
+            if target is not None:
+                calls[insn.address] = CallSite(insn.address, target & ~1, st.copy())
+            for r in CALL_CLOBBERED:
+                st.regs.pop(r, None)
+            if target is not None and target & ~1 in self.noreturn and not cond:
+                return st, []
+            return st, [nxt]
+        if iid == arm.ARM_INS_B:
+            target = _imm(insn)
+            succs = [nxt] if cond else []
+            if self._inside(target):
+                succs.append(target)
+            else:
+                calls[insn.address] = CallSite(insn.address, target, st.copy(), tail=True)
+            return st, succs
+        if iid in (arm.ARM_INS_CBZ, arm.ARM_INS_CBNZ):
+            return st, [nxt, _imm(insn)]
+        if iid in (arm.ARM_INS_TBB, arm.ARM_INS_TBH):
+            return st, self._table(insn, st)
+        if iid == arm.ARM_INS_BX:  # a return, or a tail call through a register
+            self.fn.returns = True
+            return st, [nxt] if cond else []
+        if iid == arm.ARM_INS_UDF:
+            return st, []
+        before = st.copy() if cond else None
+        ends = self.transfer(insn, st)
+        if ends:
+            self.fn.returns = True
+        if before is not None:
+            st.merge(before)
+            return st, [nxt]
+        return st, [] if ends else [nxt]
+
+    def _table(self, insn, st: State) -> list[int]:
+        """tbb/tbh [pc, Rm]: targets from the table, its length from `cmp Rm, #n`."""
+        mem = _mem(insn)
+        n = self._bound(insn, mem.index if mem else None)
+        base = insn.address + 4
+        if mem is None or mem.base != PC or n is None:
+            self.fn.problems.append(f"jump table at 0x{insn.address:x} with no known length")
+            return []
+        width = 1 if insn.id == arm.ARM_INS_TBB else 2
+        raw = self.image.read(base, n * width) or b""
+        return [
+            base + 2 * int.from_bytes(raw[i : i + width], "little")
+            for i in range(0, len(raw), width)
+        ]
+
+    def _bound(self, insn, index: int | None) -> int | None:
+        addr = insn.address
+        for back in range(2, 24, 2):
+            prev = self.dec.cache.get(addr - back)
+            if prev is None:
+                continue
+            if prev.id == arm.ARM_INS_CMP and _regs(prev)[:1] == [index]:
+                imm = _imm(prev)
+                return imm + 1 if imm is not None else None
+        return None
+
+    def transfer(self, insn, st: State) -> bool:
+        """Apply insn to st; True when control does not go on (a return)."""
+        iid = insn.id
+        regs = _regs(insn)
+        imm = _imm(insn)
+        pc = insn.address + 4
+        if iid in (arm.ARM_INS_MOV, arm.ARM_INS_MOVW) and regs:
+            if len(regs) >= 2:
+                v = frozenset({("p", pc)}) if regs[1] == PC else st.reg(regs[1])
+            else:
+                v = const(imm) if imm is not None else None
+            self._set(st, regs[0], v)
+            return regs[0] == PC
+        if iid == arm.ARM_INS_MVN and len(regs) == 1 and imm is not None:
+            self._set(st, regs[0], const(~imm))
+            return False
+        if iid == arm.ARM_INS_MOVT and regs and imm is not None:
+            old = constants(st.reg(regs[0]))
+            v = frozenset(("c", (x & 0xFFFF) | (imm << 16)) for x in old) if old else None
+            self._set(st, regs[0], v)
+            return False
+        if iid in (
+            arm.ARM_INS_ADD,
+            arm.ARM_INS_ADDW,
+            arm.ARM_INS_SUB,
+            arm.ARM_INS_SUBW,
+            arm.ARM_INS_ADR,
+        ):
+            self._set(st, regs[0], self._arith(insn, st, regs, imm, pc))
+            return False
+        if iid in (arm.ARM_INS_PUSH, arm.ARM_INS_STMDB) and self._pushes(insn, st, regs):
+            return False
+        if iid in (arm.ARM_INS_POP, arm.ARM_INS_LDM) and self._pops(insn, st, regs):
+            return PC in regs
+        if iid in (arm.ARM_INS_LDR, arm.ARM_INS_LDRD, arm.ARM_INS_STR, arm.ARM_INS_STRD):
+            self._memory(insn, st, regs)
+            return PC in regs[:1] and iid == arm.ARM_INS_LDR
+        _, written = insn.regs_access()
+        for r in written:
+            self._set(st, r, None)
+        if PC in written:
+            self.fn.problems.append(f"computed jump at 0x{insn.address:x}")
+        return PC in written
+
+    def _set(self, st: State, reg: int, v: Value) -> None:
+        if v is None:
+            st.regs.pop(reg, None)
+        else:
+            st.regs[reg] = v
+        if reg == PC:
+            return
+        if v is not None:
+            for kind, x in v:
+                if kind == "p" and x & 1 and self.image.is_code(x & ~1):
+                    self.fn.addresses_taken.add(x & ~1)
+
+    def _value(self, st: State, reg: int, pc: int) -> Value:
+        return frozenset({("p", pc)}) if reg == PC else st.reg(reg)
+
+    def _arith(self, insn, st: State, regs, imm, pc) -> Value:
+        sign = -1 if insn.id in (arm.ARM_INS_SUB, arm.ARM_INS_SUBW) else 1
+        if insn.id == arm.ARM_INS_ADR:
+            return frozenset({("p", ((pc & ~3) + imm) & MASK)})
+        srcs = regs[1:] if len(regs) > 1 else regs[:1]
+        if len(regs) == 1 and imm is None:
+            return None
+        if any(
+            op.type == arm.ARM_OP_REG and op.shift.type != arm.ARM_SFT_INVALID
+            for op in insn.operands
+        ):
+            return None
+        if imm is not None and len(srcs) == 1:
+            base = srcs[0]
+            if base == PC:  # addw rX, pc, #imm: the aligned pc
+                return frozenset({("p", ((pc & ~3) + sign * imm) & MASK)})
+            return _add(self._value(st, base, pc), const(imm), sign)
+        if len(srcs) == 2 and imm is None:
+            return _add(self._value(st, srcs[0], pc), self._value(st, srcs[1], pc), sign)
+        if len(regs) == 2 and imm is None:  # add rd, rm: rd = rd + rm
+            return _add(self._value(st, regs[0], pc), self._value(st, regs[1], pc), sign)
+        return None
+
+    def _pushes(self, insn, st: State, regs) -> bool:
+        if insn.id == arm.ARM_INS_STMDB:
+            if not regs or regs[0] != SP or not insn.writeback:
+                return False
+            regs = regs[1:]
+        sp = offset(st.reg(SP), -4 * len(regs))
+        for i, r in enumerate(regs):
+            st.store(offset(sp, 4 * i), st.reg(r))
+        self._set(st, SP, sp)
+        return True
+
+    def _pops(self, insn, st: State, regs) -> bool:
+        if insn.id == arm.ARM_INS_LDM:
+            if not regs or regs[0] != SP or not insn.writeback:
+                return False
+            regs = regs[1:]
+        sp = st.reg(SP)
+        for i, r in enumerate(regs):
+            if r != PC:
+                self._set(st, r, st.load(offset(sp, 4 * i)))
+        self._set(st, SP, offset(sp, 4 * len(regs)))
+        return True
+
+    def _memory(self, insn, st: State, regs) -> None:
+        mem = _mem(insn)
+        loads = insn.id in (arm.ARM_INS_LDR, arm.ARM_INS_LDRD)
+        data = regs[:2] if insn.id in (arm.ARM_INS_LDRD, arm.ARM_INS_STRD) else regs[:1]
+        if mem is None:
+            for r in data if loads else []:
+                self._set(st, r, None)
+            return
+        if mem.base == PC and loads:  # a literal-pool load
+            addr = ((insn.address + 4) & ~3) + mem.disp
+            for i, r in enumerate(data):
+                w = self.image.word(addr + 4 * i)
+                self._set(st, r, const(w) if w is not None else None)
+            return
+        post = getattr(insn, "post_index", False)
+        base = st.reg(mem.base)
+        addr = None if mem.index else offset(base, 0 if post else mem.disp)
+        for i, r in enumerate(data):
+            at = offset(addr, 4 * i)
+            if loads:
+                self._set(st, r, st.load(at))
+            else:
+                st.store(at, st.reg(r))
+        if insn.writeback and mem.base not in data:
+            step = _imm(insn) if post else mem.disp
+            self._set(st, mem.base, offset(base, step) if step is not None else None)
+
+
+def analyze_image(image: Image) -> dict[int, Function]:
+    """Every function of the image, found from symbols, pointers and calls.
+
+    A call to a function that never returns is not followed by code but,
+    often, by a literal pool: the analysis runs again with those callees
+    known until the set is stable, so no pool is read as code.
+    """
+    dec = Decoder(image)
+    noreturn: frozenset[int] = frozenset()
+    for _ in range(8):
+        funcs = _discover(image, dec, noreturn)
+        found = _never_return(funcs)
+        if found == noreturn:
+            break
+        noreturn = found
+    return funcs
+
+
+def _discover(image: Image, dec: Decoder, noreturn: frozenset[int]) -> dict[int, Function]:
+    roots = set(image.functions) | image.code_pointers()
+    if image.is_code(image.entry & ~1):
+        roots.add(image.entry & ~1)
+    known = set(roots)
+    out: dict[int, Function] = {}
+    pending = sorted(roots)
+    while pending:
+        start = pending.pop()
+        if start in out or not image.is_code(start):
+            continue
+        fn = FunctionFlow(image, dec, start, known.__contains__, noreturn).run()
+        out[start] = fn
+        new = {c.target for c in fn.calls} | fn.addresses_taken
+        for t in new - known:
+            known.add(t)
+            pending.append(t)
+    return out
+
+
+def _never_return(funcs: dict[int, Function]) -> frozenset[int]:
+    """Functions with no path to a return, their own or a tail-called one's."""
+    returns = {a for a, f in funcs.items() if f.returns}
+    changed = True
+    while changed:
+        changed = False
+        for a, f in funcs.items():
+            if a not in returns and any(
+                c.tail and (c.target in returns or c.target not in funcs) for c in f.calls
+            ):
+                returns.add(a)
+                changed = True
+    return frozenset(funcs) - returns
