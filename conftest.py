@@ -104,7 +104,13 @@ def pytest_configure_node(node) -> None:
 CANDIDATE_PARAMS = {
     "candidate": lambda cycle, c: True,
     "derived_candidate": lambda cycle, c: c.name != cycle.baseline,
-    "pruned_candidate": lambda cycle, c: any(x.prune_syscalls for x in cycle.chain(c.name)),
+    "pruned_candidate": lambda cycle, c: cycle.pruning(c.name) is not None,
+    "safe_pruned_candidate": lambda cycle, c: (
+        (rule := cycle.pruning(c.name)) is not None and rule.keep_reachable
+    ),
+    "aggressive_candidate": lambda cycle, c: (
+        (rule := cycle.pruning(c.name)) is not None and not rule.keep_reachable
+    ),
 }
 
 

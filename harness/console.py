@@ -17,8 +17,15 @@ FAILURE_PATTERNS: dict[str, str] = {
     "bug": r"\bBUG: [^\r\n]*",
     "warning": r"\bWARNING: [^\r\n]*",
     "unhandled_fault": r"Unable to handle kernel [^\r\n]*",
+    # patches/linux: a pruned syscall table entry was called (it returned -ENOSYS).
+    "pruned_syscall": r"pruned syscall \d+ called by [^\r\n]*",
 }
-FAILURE_RE = re.compile("|".join(f"(?P<{k}>{v})" for k, v in FAILURE_PATTERNS.items()))
+# Only kernel log lines count, which printk's timestamp starts (PRINTK_TIME):
+# a command line that echoes "WARNING: x", or a program printing it, is no failure.
+KERNEL_STAMP = r"\[\s*\d+\.\d+\] "
+FAILURE_RE = re.compile(
+    KERNEL_STAMP + "(?:" + "|".join(f"(?P<{k}>{v})" for k, v in FAILURE_PATTERNS.items()) + ")"
+)
 
 # printk timestamp at the start of a console line: "[    0.055450] ..."
 _STAMP = r"\[\s*(\d+)\.(\d{6})\]"
@@ -30,12 +37,19 @@ class ConsoleFailure:
     kind: str
     line: str
 
+    @property
+    def syscall(self) -> int | None:
+        """The number in a pruned-syscall notice."""
+        m = re.match(r"pruned syscall (\d+)", self.line) if self.kind == "pruned_syscall" else None
+        return int(m[1]) if m else None
+
 
 def find_failure(text: str) -> ConsoleFailure | None:
     m = FAILURE_RE.search(text)
     if m is None:
         return None
-    return ConsoleFailure(m.lastgroup or "failure", m.group(0).strip())
+    kind = m.lastgroup or "failure"
+    return ConsoleFailure(kind, m.group(kind).strip())
 
 
 def guest_ms(text: str, tag: str) -> float | None:

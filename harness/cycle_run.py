@@ -9,25 +9,39 @@ memoized per process, so pytest fixtures stay thin.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
 from .candidate import BuiltCandidate, CandidateSpec, build_candidate
 from .config_trim import decide, load_rules, render_fragment
+from .coverage import applet_coverage
 from .cycles import CycleDef
+from .errors import KqualError
 from .kernel_source import prepare_source
-from .paths import resolve, work_dir
+from .paths import cache_dir, resolve, work_dir
 from .profile import get_profile
 from .profile_cache import CacheEntry, ProfileCache
-from .qemu import QemuSession
+from .qemu import BootFailure, QemuSession
 from .qualify import BootReport, icount_boot, qualify_boot
+from .reachable import reachable_syscalls
 from .results import candidate_dir, update_result
 from .symbols import SymbolTable
-from .syscall_prune import PruneResult, load_keep, prune_table, report, systbl_override
+from .syscall_prune import (
+    NI,
+    PRUNED,
+    PruneResult,
+    load_keep,
+    prune_table,
+    report,
+    systbl_override,
+)
+from .syscall_scan import ScanResult
 from .syscall_table import syscall_names
 from .target import Target
 from .trace_collect import Selector
+from .userspace import Userspace, build_userspace, write_initramfs
 from .workload import Workload
 
 
@@ -55,7 +69,8 @@ class CycleRunner:
         self.env = env
         self.cycle = cycle
         self._built: dict[str, BuiltCandidate | BaseException] = {}
-        self._prune: PruneResult | None = None
+        self._prune: dict[str, PruneResult] = {}
+        self._reachable: ScanResult | None = None
         self._metrics: dict[str, float] = {}
         self._live: dict[str, QemuSession] = {}
         self.generated = work_dir() / "generated" / cycle.name
@@ -75,8 +90,8 @@ class CycleRunner:
             fragments += [resolve(f) for f in c.fragments]
             if c.generated_trim:
                 fragments.append(self.trim_fragment())
-            if c.prune_syscalls:
-                make_extra.append(systbl_override(self.pruned_table()))
+        if self.cycle.pruning(name) is not None:
+            make_extra.append(systbl_override(self.pruned_table(name)))
         me = chain[-1]
         return CandidateSpec(
             name=name,
@@ -104,23 +119,66 @@ class CycleRunner:
     def syscall_table(self) -> Path:
         return prepare_source(self.env.target, self.results(self.cycle.baseline)).syscall_table
 
-    def prune(self) -> PruneResult:
-        if self._prune is None:
-            entry = self.profile(self.cycle.baseline, self.cycle.selector)
-            used = {
-                int(k): v
-                for k, v in json.loads(entry.file("profile.json").read_text())["syscalls"].items()
-            }
-            self._prune = prune_table(
+    def userspace(self) -> Userspace:
+        target = self.env.target
+        out = self.results(self.cycle.baseline)
+        return build_userspace(target, prepare_source(target, out), out)
+
+    def reachable(self) -> ScanResult:
+        """What the initramfs's binaries can call (static scan, cached)."""
+        if self._reachable is None:
+            userspace = self.userspace()
+            self._reachable = reachable_syscalls(
+                userspace,
+                write_initramfs(self.env.target, userspace),
+                cache_dir() / "syscall-scan",
+            )
+        return self._reachable
+
+    def record_coverage(self) -> None:
+        """What the workload exercises of the userspace, for the cycle's summary."""
+        cov = applet_coverage(self.env.workload, self.userspace().applets)
+        data = {"run_id": self.env.run_id, "applets": cov.as_json()}
+        if any(self.cycle.pruning(c.name) for c in self.cycle.candidates):
+            data["syscalls_reachable"] = len(self.reachable().numbers)
+        path = self.results(self.cycle.baseline).parent / "coverage.json"
+        tmp = path.with_name(f".coverage.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(data, indent=1) + "\n")
+        os.replace(tmp, path)
+
+    def traced(self) -> dict[int, int]:
+        """Syscall number -> calls, in the baseline's workload profile."""
+        entry = self.profile(self.cycle.baseline, self.cycle.selector)
+        data = json.loads(entry.file("profile.json").read_text())["syscalls"]
+        return {int(k): v for k, v in data.items()}
+
+    def prune(self, name: str) -> PruneResult:
+        """The pruned table of the candidate (or of the ancestor it inherits it from)."""
+        rule = self.cycle.pruning(name)
+        if rule is None:
+            raise KeyError(f"{self.cycle.name}/{name} prunes no syscalls")
+        if rule.name not in self._prune:
+            scan = self.reachable()
+            if not scan.complete and rule.keep_reachable:
+                sites = ", ".join(f"{u.function}@{u.address}" for u in list(scan.unresolved)[:5])
+                raise KqualError(
+                    f"the userspace syscall scan is incomplete ({len(scan.unresolved)} "
+                    f"unresolved sites: {sites}); pruning could remove a call it needs. "
+                    "Run 'python -m harness.syscall_scan' on the binaries to see them."
+                )
+            self._prune[rule.name] = prune_table(
                 self.syscall_table(),
-                used,
+                self.traced(),
                 load_keep(resolve(self.cycle.syscall_keep)),
                 self.env.keep_extra,
+                reachable={nr: scan.functions_calling(nr) for nr in scan.numbers},
+                keep_reachable=rule.keep_reachable,
+                entry_point=PRUNED if self.cycle.pruned_notice else NI,
             )
-        return self._prune
+        return self._prune[rule.name]
 
-    def pruned_table(self) -> Path:
-        result = self.prune()
+    def pruned_table(self, name: str) -> Path:
+        result = self.prune(name)
         # A new name for each table: kbuild reruns cmd_systbl only when its text changes.
         return _write_if_changed(self.generated / f"syscall-{result.digest}.tbl", result.table_text)
 
@@ -150,16 +208,27 @@ class CycleRunner:
 
     def _record_derivation(self, name: str, spec: CandidateSpec) -> None:
         out = self.results(name)
+        if name == self.cycle.baseline:
+            self.record_coverage()
         for frag in spec.fragments:
             if frag.parent == self.generated:
                 shutil.copyfile(frag, out / frag.name)
-        if any(c.prune_syscalls for c in self.cycle.chain(name)):
-            result = self.prune()
-            (out / "syscall-prune.txt").write_text(
-                report(result, syscall_names(self.syscall_table()))
-            )
+        if self.cycle.pruning(name) is not None:
+            result = self.prune(name)
+            names = syscall_names(self.syscall_table())
+            (out / "syscall-prune.txt").write_text(report(result, names))
             (out / "syscall.tbl").write_text(result.table_text)
-            update_result(out, syscalls_kept=len(result.kept), syscalls_pruned=len(result.pruned))
+            scan = self.reachable()
+            update_result(
+                out,
+                syscalls_kept=len(result.kept),
+                syscalls_pruned=len(result.pruned),
+                syscalls_reachable=len(scan.numbers),
+                syscalls_traced=len(self.traced()),
+                reachable_pruned={
+                    names.get(nr, str(nr)): fns for nr, fns in result.reachable_pruned.items()
+                },
+            )
 
     def profile(self, name: str, selector: str) -> CacheEntry:
         return get_profile(
@@ -203,6 +272,39 @@ class CycleRunner:
         if self.cycle.regression.metric == "guest_shell_ready_ms" and report_.guest_shell_ready_ms:
             self._metrics[name] = report_.guest_shell_ready_ms  # no second icount boot
         return report_
+
+    def explain(self, e: BootFailure) -> str:
+        """A console failure in a line, naming a pruned syscall when that was it."""
+        if e.syscall is None:
+            return e.detail
+        name = syscall_names(self.syscall_table()).get(e.syscall, "?")
+        return f"pruned syscall {name} ({e.syscall}) was called: {e.detail}"
+
+    def run_workload(self, name: str) -> list[str]:
+        """Every workload step on the candidate's live machine; the failures, each with why.
+
+        The verdict is written whatever happens, so no earlier run's stands.
+        """
+        built = self.built(name)
+        failures: list[str] = []
+        try:
+            session = self.live(name)
+            for step in self.env.workload.steps:
+                try:
+                    res = session.run(step.command, step.timeout_s)
+                except BootFailure as e:
+                    failures.append(f"{step.label}: {self.explain(e)}")
+                    break  # the console no longer follows the shell
+                why = step.failure(res.output, res.status)
+                if why:
+                    failures.append(f"{step.label}: {why}")
+        except BaseException as e:
+            failures.append(f"not run: {str(e).splitlines()[0] if str(e) else type(e).__name__}")
+            raise
+        finally:
+            self.close_sessions(name)
+            update_result(built.results, workload_passed=not failures, workload_failures=failures)
+        return failures
 
     def metric(self, name: str) -> float:
         """The regression metric: from boot() when it ran here, else one -icount boot."""

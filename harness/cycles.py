@@ -29,6 +29,9 @@ class CandidateDef:
     fragments: list[str] = field(default_factory=list)
     generated_trim: bool = False
     prune_syscalls: bool = False
+    # With prune_syscalls: keep what the userspace can call (the static scan),
+    # not only what the workload traced.
+    keep_reachable: bool = True
 
 
 @dataclass
@@ -39,6 +42,12 @@ class CycleDef:
     trim_rules: str = "configs/trim/rules.yaml"
     syscall_keep: str = "configs/syscall_keep.yaml"
     regression: RegressionRule = field(default_factory=RegressionRule)
+    # A candidate that prunes syscalls the userspace can call is `at_risk` and
+    # not selected, unless the cycle accepts that risk.
+    accept_at_risk: bool = False
+    # Pruned entries print "pruned syscall N called by comm[pid]" once; off:
+    # they point at sys_ni_syscall and fail silently.
+    pruned_notice: bool = True
     name: str = ""
 
     def candidate(self, name: str) -> CandidateDef:
@@ -55,6 +64,10 @@ class CycleDef:
             out.insert(0, c)
             c = self.candidate(c.base) if c.base else None
         return out
+
+    def pruning(self, name: str) -> CandidateDef | None:
+        """The candidate's nearest ancestor (or itself) that prunes syscalls."""
+        return next((c for c in reversed(self.chain(name)) if c.prune_syscalls), None)
 
     @property
     def baseline(self) -> str:

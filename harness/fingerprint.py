@@ -7,6 +7,7 @@ moving the checkout does not change the fingerprint; editing a byte does.
 
 from __future__ import annotations
 
+import ast
 import hashlib
 from dataclasses import dataclass, field
 from functools import cache
@@ -73,3 +74,34 @@ class Fingerprint:
     @property
     def short(self) -> str:
         return self.digest[:16]
+
+
+def harness_modules(*names: str) -> list[Path]:
+    """The harness modules that `names` import, transitively, themselves included.
+
+    What shapes a stage's output is the code it runs: deriving the list from
+    the imports means a new helper module can never be left out of a key.
+    """
+    here = Path(__file__).resolve().parent
+    seen: dict[str, Path] = {}
+    todo = list(names)
+    while todo:
+        name = todo.pop()
+        path = here / f"{name}.py"
+        if name in seen or not path.is_file():
+            continue
+        seen[name] = path
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.ImportFrom) and node.level == 1:
+                if node.module:
+                    todo.append(node.module.split(".")[0])
+                else:
+                    todo += [a.name for a in node.names]
+    return [seen[k] for k in sorted(seen)]
+
+
+def code_fingerprint(*names: str) -> Fingerprint:
+    fp = Fingerprint()
+    for path in harness_modules(*names):
+        fp.add_file(f"harness/{path.name}", path)
+    return fp

@@ -17,7 +17,14 @@ from pathlib import Path
 
 import pexpect
 
-from .console import FAILURE_RE, GUEST_READY_TAG, Markers, find_failure, guest_ms, tail_lines
+from .console import (
+    FAILURE_RE,
+    GUEST_READY_TAG,
+    Markers,
+    find_failure,
+    guest_ms,
+    tail_lines,
+)
 from .errors import KqualError
 from .runner import require_tool
 from .target import Target
@@ -33,9 +40,12 @@ def _die_with_parent() -> None:
 class BootFailure(KqualError):
     """The kernel or QEMU failed before or while the workload ran."""
 
-    def __init__(self, kind: str, detail: str, console_tail: str, log: Path) -> None:
+    def __init__(
+        self, kind: str, detail: str, console_tail: str, log: Path, syscall: int | None = None
+    ) -> None:
         self.kind = kind
         self.detail = detail
+        self.syscall = syscall  # a pruned syscall's number, from the kernel's notice
         super().__init__(
             f"{kind}: {detail}\nconsole log: {log}\nlast console lines:\n{console_tail}"
         )
@@ -164,9 +174,11 @@ class QemuSession:
             return self.child.match
         if i == 1:
             failure = find_failure(self.child.match.group(0))
-            raise self._fail(
+            err = self._fail(
                 "kernel", f"{failure.line if failure else 'failure'} (while waiting for {what})"
             )
+            err.syscall = failure.syscall if failure else None
+            raise err
         if i == 2:
             status = self.child.wait() if self.child else None
             raise self._fail("qemu_exit", f"QEMU exited (status {status}) before {what}")
@@ -204,4 +216,16 @@ class QemuSession:
         self.child.sendline(typed)
         m = self.expect(answer, timeout or self.target.boot.step_timeout_s, f"end of {command!r}")
         output = m.group("out").replace("\r", "")
+        # The kernel may print while the command runs: its lines arrive mixed
+        # into the output, before the end marker.
+        failure = find_failure(output)
+        if failure is not None:
+            err = BootFailure(
+                "kernel",
+                f"{failure.line} (while running {command!r})",
+                tail_lines(self.seen),
+                self.console_log,
+                failure.syscall,
+            )
+            raise err
         return CommandResult(output, int(m.group("rc")))

@@ -22,6 +22,10 @@ FAILURE_REASONS = (
     "rejected_boot_regression",
     "enosys",
 )
+# Qualified, but prunes syscalls the userspace can call: not selected unless
+# the cycle sets accept_at_risk.
+AT_RISK = "at_risk"
+SYSCALL_COUNTS = ("reachable", "traced", "kept", "pruned")
 
 
 @dataclass
@@ -36,10 +40,11 @@ class Decision:
     delta_bytes: int | None = None
     bloat: str = ""
     top_symbol_deltas: list[tuple[str, int, int, int]] = field(default_factory=list)
+    syscalls: dict[str, int] = field(default_factory=dict)  # reachable, traced, kept, ...
 
     @property
     def qualified(self) -> bool:
-        return self.reason not in FAILURE_REASONS
+        return self.reason not in (*FAILURE_REASONS, AT_RISK)
 
 
 def _failure(r: dict, prunes: bool, is_baseline: bool) -> tuple[str, str] | None:
@@ -62,13 +67,21 @@ def decide(cycle: CycleDef, root: Path, run_id: str) -> list[Decision]:
         r = read_result(root / c.name)
         if r.get("run_id") != run_id:
             continue  # not part of this run
-        prunes = any(x.prune_syscalls for x in cycle.chain(c.name))
+        prunes = cycle.pruning(c.name) is not None
         failure = _failure(r, prunes, c.name == cycle.baseline)
+        at_risk = r.get("reachable_pruned") or {}
+        if prunes and "reachable_pruned" not in r:
+            at_risk = {"(no static scan of the userspace recorded)": []}
+        risk = "prunes syscalls the userspace can call: " + ", ".join(sorted(at_risk))
+        if failure is None and at_risk and not cycle.accept_at_risk:
+            failure = (AT_RISK, risk)
         decisions.append(
             Decision(
                 candidate=c.name,
                 reason=failure[0] if failure else "qualified",
-                detail=failure[1] if failure else "",
+                detail=failure[1] if failure else ("accepted at risk: " + risk if at_risk else ""),
+                syscalls={k: r[f"syscalls_{k}"] for k in SYSCALL_COUNTS if f"syscalls_{k}" in r}
+                | ({"reachable_pruned": len(at_risk)} if prunes else {}),
                 linux_axf_bytes=r.get("linux_axf_bytes"),
                 shell_ready_ms=r.get("shell_ready_ms"),
                 guest_shell_ready_ms=r.get("guest_shell_ready_ms"),
@@ -104,6 +117,31 @@ def _add_bloat(decisions: list[Decision], root: Path, baseline: str) -> None:
         d.top_symbol_deltas = b.deltas[:10]
 
 
+def _coverage(root: Path, run_id: str) -> dict | None:
+    try:
+        data = json.loads((root / "coverage.json").read_text())
+    except (OSError, ValueError):
+        return None
+    return data if data.get("run_id") == run_id else None
+
+
+def _safety_cost(decisions: list[Decision]) -> list[str]:
+    """What keeping every reachable syscall costs, against each at-risk candidate."""
+    chosen = next((d for d in decisions if d.reason == "selected"), None)
+    out = []
+    for d in decisions:
+        if d.reason != AT_RISK or chosen is None:
+            continue
+        if chosen.linux_axf_bytes is None or d.linux_axf_bytes is None:
+            continue
+        out.append(
+            f"safety costs {chosen.linux_axf_bytes - d.linux_axf_bytes:+,} bytes: "
+            f"{chosen.candidate} against {d.candidate}, which prunes "
+            f"{d.syscalls.get('reachable_pruned', '?')} syscalls the userspace can call"
+        )
+    return out
+
+
 def write_summary(cycle: CycleDef, root: Path, run_id: str) -> dict | None:
     """The selection, once every candidate of the cycle ran in this run; else None.
 
@@ -125,6 +163,8 @@ def write_summary(cycle: CycleDef, root: Path, run_id: str) -> dict | None:
     summary = {
         "cycle": cycle.name,
         "run_id": run_id,
+        "coverage": _coverage(root, run_id),
+        "safety_cost": _safety_cost(decisions),
         "baseline": cycle.baseline,
         "selected": selected,
         "regression_rule": asdict(cycle.regression),
@@ -162,6 +202,21 @@ def render(summary: dict) -> str:
     lines += ["", f"{'candidate':<16}{'decision':<26}detail"]
     for name, d in cands.items():
         lines.append(f"{name:<16}{d['reason']:<26}{d['detail']}")
+    pruning = {n: d["syscalls"] for n, d in cands.items() if d.get("syscalls")}
+    if pruning:
+        cols = (*SYSCALL_COUNTS, "reachable_pruned")
+        lines += ["", f"{'syscalls':<16}" + "".join(f"{c:>18}" for c in cols)]
+        for name, counts in pruning.items():
+            lines.append(f"{name:<16}" + "".join(f"{_fmt(counts.get(c)):>18}" for c in cols))
+    lines += [""] + summary.get("safety_cost", []) if summary.get("safety_cost") else []
+    cov = (summary.get("coverage") or {}).get("applets")
+    if cov:
+        missing = f" (not run: {', '.join(cov['missing'])})" if cov["missing"] else ""
+        lines += [
+            "",
+            f"applets exercised by the workload: {cov['exercised']} of "
+            f"{cov['installed']} installed{missing}",
+        ]
     for name, d in cands.items():
         if d["bloat"]:
             lines += ["", f"{name} vs {summary['baseline']}: {d['bloat']}"]

@@ -31,10 +31,17 @@ def load_keep(path: Path) -> dict[str, str]:
     return bind(_KeepFile, load_yaml(path), path).keep
 
 
+# The entry point patches/linux gives pruned entries: it prints a notice, then
+# returns -ENOSYS like sys_ni_syscall.
+PRUNED = "sys_pruned_syscall"
+
+
 @dataclass
 class PruneResult:
     kept: dict[int, str] = field(default_factory=dict)  # number -> why
     pruned: dict[int, str] = field(default_factory=dict)  # number -> name
+    # Pruned although the userspace can call them: number -> calling functions.
+    reachable_pruned: dict[int, list[str]] = field(default_factory=dict)
     table_text: str = ""
 
     @property
@@ -44,9 +51,10 @@ class PruneResult:
 
 def resolve_names(entries: list[SyscallEntry], wanted: list[str], where: str) -> set[int]:
     by_name = {e.name: e.number for e in entries}
+    numbers = {e.number for e in entries}
     out = set()
     for w in wanted:
-        if w.isdigit():
+        if w.isdigit() and int(w) in numbers:
             out.add(int(w))
         elif w in by_name:
             out.add(by_name[w])
@@ -58,10 +66,23 @@ def resolve_names(entries: list[SyscallEntry], wanted: list[str], where: str) ->
 
 
 def prune_table(
-    table: Path, used: dict[int, int], keep: dict[str, str], extra: list[str] = ()
+    table: Path,
+    used: dict[int, int],
+    keep: dict[str, str],
+    extra: list[str] = (),
+    reachable: dict[int, list[str]] | None = None,
+    keep_reachable: bool = True,
+    entry_point: str = PRUNED,
 ) -> PruneResult:
+    """Point every entry nobody needs at `entry_point`.
+
+    Needed: the keep list, --keep-syscall, what the workload used, and (with
+    keep_reachable) what the userspace can call. A reachable call that is
+    pruned anyway is reported in reachable_pruned.
+    """
     entries = parse_syscall_table(table)
     by_name = {e.name: e for e in entries}
+    reachable = reachable or {}
     why: dict[int, str] = {}
     for name, reason in keep.items():
         if name not in by_name:
@@ -71,6 +92,9 @@ def prune_table(
         why.setdefault(nr, "kept on request")
     for nr, count in used.items():
         why.setdefault(nr, f"used {count} times by the workload")
+    if keep_reachable:
+        for nr, functions in reachable.items():
+            why.setdefault(nr, f"reachable from {_callers(functions)}")
     result = PruneResult()
     out_lines = []
     by_line = {e.line: e for e in entries}
@@ -86,18 +110,36 @@ def prune_table(
             out_lines.append(raw)
         else:
             result.pruned[entry.number] = entry.name
+            if entry.number in reachable:
+                result.reachable_pruned[entry.number] = reachable[entry.number]
             fields = raw.split()
-            fields[3:] = [NI] * len(fields[3:])
+            fields[3:] = [entry_point] * len(fields[3:])
             out_lines.append("\t".join(fields))
     result.table_text = "\n".join(out_lines) + "\n"
     return result
 
 
+def _callers(functions: list[str], n: int = 4) -> str:
+    more = f" and {len(functions) - n} more" if len(functions) > n else ""
+    return ", ".join(functions[:n]) + more
+
+
 def report(result: PruneResult, names: dict[int, str]) -> str:
-    lines = [f"kept {len(result.kept)} syscalls, pruned {len(result.pruned)} to {NI}", "", "kept:"]
+    lines = [
+        f"kept {len(result.kept)} syscalls, pruned {len(result.pruned)}, "
+        f"of which {len(result.reachable_pruned)} the userspace can call",
+        "",
+        "kept:",
+    ]
     lines += [
         f"  {nr:>4} {names.get(nr, '?'):<24} {why}" for nr, why in sorted(result.kept.items())
     ]
+    if result.reachable_pruned:
+        lines += ["", "pruned although the userspace can call them (AT RISK):"]
+        lines += [
+            f"  {nr:>4} {names.get(nr, '?'):<24} called by {_callers(fns, 8)}"
+            for nr, fns in sorted(result.reachable_pruned.items())
+        ]
     lines += ["", "pruned:"]
     lines += [f"  {nr:>4} {name}" for nr, name in sorted(result.pruned.items())]
     return "\n".join(lines) + "\n"

@@ -37,6 +37,9 @@ ARM_PRIVATE = {
 }
 
 
+MAX_CALLERS = 4
+
+
 @dataclass(frozen=True)
 class Site:
     """Where a number is set: the `svc` itself, or a call into a gateway."""
@@ -45,6 +48,7 @@ class Site:
     function: str
     address: str
     via: str | None = None  # the gateway called here
+    callers: tuple[str, ...] = ()  # functions that call `function`, the wrapper's users
 
 
 @dataclass(frozen=True)
@@ -81,7 +85,12 @@ class ScanResult:
         return {n for n in self.sites if n < ARM_PRIVATE_BASE}
 
     def functions_calling(self, nr: int) -> list[str]:
-        return sorted({f"{s.function}@{Path(s.binary).name}" for s in self.sites.get(nr, ())})
+        """`function@binary`, with the wrapper's own callers when there are any."""
+        out = set()
+        for s in self.sites.get(nr, ()):
+            users = f" (from {', '.join(s.callers)})" if s.callers else ""
+            out.add(f"{s.function}@{Path(s.binary).name}{users}")
+        return sorted(out)
 
     def as_json(self, names: dict[int, str] | None = None) -> dict:
         names = names or {}
@@ -111,7 +120,9 @@ class ScanResult:
     def from_json(cls, data: dict) -> ScanResult:
         out = cls(binaries=[BinaryScan(**b) for b in data["binaries"]])
         for e in [*data["syscalls"], *data["arm_private"]]:
-            out.sites[e["number"]] = {Site(**s) for s in e["sites"]}
+            out.sites[e["number"]] = {
+                Site(**(s | {"callers": tuple(s.get("callers", ()))})) for s in e["sites"]
+            }
         out.unresolved = {Unresolved(**u) for u in data["unresolved"]}
         return out
 
@@ -137,16 +148,18 @@ class _BinaryScanner:
         self.result.unresolved.add(Unresolved(self.label, fn.name, self._hex(addr), why))
 
     def _found(self, nr: int, fn: Function, addr: int, via: str | None = None) -> None:
-        site = Site(self.label, fn.name, self._hex(addr), via)
+        users = sorted({f.name for f, _, _ in self.callers.get(fn.start, ())})
+        if len(users) > MAX_CALLERS:
+            users = users[:MAX_CALLERS] + [f"{len(users) - MAX_CALLERS} more"]
+        site = Site(self.label, fn.name, self._hex(addr), via, tuple(users))
         self.result.sites.setdefault(nr, set()).add(site)
 
     def scan(self) -> BinaryScan:
         gateways: dict[tuple[int, int], None] = {}
         svc_addrs = set()
         for fn in self.funcs.values():
-            for p in fn.problems:
-                if fn.svcs or any(c.target != fn.start for c in fn.calls):
-                    self._flow_problem(fn, p)
+            for addr, what in fn.problems:
+                self._unresolved(fn, addr, f"{what}: code past it is not scanned")
             for svc in fn.svcs:
                 svc_addrs.add(svc.address)
                 if svc.r7 is None:
@@ -177,10 +190,6 @@ class _BinaryScanner:
     def _function_at(self, addr: int) -> Function:
         start = max((f for f in self.image.functions if f <= addr), default=addr)
         return self.funcs.get(start) or Function(start, self.image.name_of(start))
-
-    def _flow_problem(self, fn: Function, problem: str) -> None:
-        addr = int(problem.rsplit("0x", 1)[1], 16) if "0x" in problem else fn.start
-        self._unresolved(fn, addr, f"{problem}: code past it is not scanned")
 
     def _resolve_gateways(self, gateways: dict[tuple[int, int], None]) -> None:
         """Resolve each gateway's number argument at its call sites, to a fixpoint."""

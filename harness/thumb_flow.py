@@ -297,8 +297,22 @@ class Function:
     calls: list[CallSite] = field(default_factory=list)
     svcs: list[SvcSite] = field(default_factory=list)
     addresses_taken: set[int] = field(default_factory=set)  # pc-relative code addresses
-    problems: list[str] = field(default_factory=list)  # flow the analysis could not follow
+    # (address, what): flow the analysis could not follow
+    problems: list[tuple[int, str]] = field(default_factory=list)
     returns: bool = False  # some path returns (tail calls aside)
+
+
+def _inverse(cc: int) -> int:
+    """The opposite ARM condition (EQ/NE, HS/LO, ... GT/LE) in Capstone's numbering."""
+    return cc + 1 if cc % 2 else cc - 1
+
+
+def _record_call(calls: dict[int, CallSite], site: CallSite) -> None:
+    """One call site may be reached on several paths: its state is their join."""
+    seen = calls.get(site.address)
+    if seen is not None:
+        site.state.merge(seen.state)
+    calls[site.address] = site
 
 
 class Decoder:
@@ -319,6 +333,14 @@ class Decoder:
         if addr not in self.cache:
             self._run(addr)
         return self.cache.get(addr)
+
+    def it_block(self, addr: int):
+        """The first instruction after the IT at addr, decoded with the IT in one run."""
+        data = self.image.read(addr, 18) or b""
+        insns = list(self.cs.disasm(data, addr, 5))
+        for insn in insns:
+            self.cache[insn.address] = insn
+        return insns[1] if len(insns) > 1 else None
 
     def _run(self, addr: int) -> None:
         data = self.image.read(addr, 64) or self.image.read(addr, 4) or self.image.read(addr, 2)
@@ -401,28 +423,54 @@ class FunctionFlow:
         return not self.is_function(addr)
 
     def run(self) -> Function:
-        states: dict[int, State] = {self.start: State.entry()}
-        visits: dict[int, int] = {}
-        work = [self.start]
+        """Forward dataflow to a fixpoint.
+
+        A state is kept per (address, IT path): inside an IT block each of the
+        two paths runs only the instructions of its own condition, so `ite`
+        choosing between two numbers gives exactly those two.
+        """
+        entry = (self.start, None, 0)
+        states: dict[tuple[int, int | None, int], State] = {entry: State.entry()}
+        visits: dict[tuple[int, int | None, int], int] = {}
+        work = [entry]
         calls: dict[int, CallSite] = {}
         svcs: dict[int, SvcSite] = {}
         after_call: set[int] = set()  # may be data, when the callee does not return
         while work:
-            addr = work.pop()
+            key = work.pop()
+            addr, assume, left = key
             insn = self.dec.at(addr)
             if insn is None:
                 if self.image.is_code(addr) and addr not in after_call:
-                    self.fn.problems.append(f"cannot decode code at 0x{addr:x}")
+                    self.fn.problems.append((addr, "cannot decode the code here"))
                 continue  # data after a call that does not return
-            visits[addr] = visits.get(addr, 0) + 1
-            state = states[addr]
-            if visits[addr] > MAX_VISITS:
+            visits[key] = visits.get(key, 0) + 1
+            state = states[key]
+            if visits[key] > MAX_VISITS:
                 state = State({SP: state.reg(SP)} if state.reg(SP) else {})
-            out, succs = self.step(insn, state.copy(), calls, svcs)
-            if insn.id in (arm.ARM_INS_BL, arm.ARM_INS_BLX):
-                after_call.update(succs)
-            for s in succs:
-                if not self._inside(s):
+            nxt = insn.address + insn.size
+            if insn.id == arm.ARM_INS_IT:
+                first = self.dec.it_block(addr)
+                if first is None or first.cc in (arm.ARM_CC_AL, arm.ARM_CC_INVALID):
+                    self.fn.problems.append((addr, "IT block not understood"))
+                    continue
+                size = len(insn.mnemonic) - 1  # it, ite, itte, ...
+                succ = [(nxt, first.cc, size), (nxt, _inverse(first.cc), size)]
+                out = state.copy()
+            else:
+                in_block = assume is not None and insn.cc not in (arm.ARM_CC_AL, arm.ARM_CC_INVALID)
+                if in_block and insn.cc != assume:
+                    out, targets = state.copy(), [nxt]  # not this path's instruction
+                else:
+                    out, targets = self.step(insn, state.copy(), calls, svcs, in_block)
+                if insn.id in (arm.ARM_INS_BL, arm.ARM_INS_BLX):
+                    after_call.update(targets)
+                rest = left - 1 if assume is not None else 0
+                succ = [
+                    (t, assume, rest) if t == nxt and rest > 0 else (t, None, 0) for t in targets
+                ]
+            for s in succ:
+                if not self._inside(s[0]):
                     continue  # fell off the end after a call that does not return
                 if s not in states:
                     states[s] = out.copy()
@@ -434,18 +482,21 @@ class FunctionFlow:
         return self.fn
 
     # -- one instruction -------------------------------------------------
-    def step(self, insn, st: State, calls, svcs) -> tuple[State, list[int]]:
+    def step(self, insn, st: State, calls, svcs, taken: bool = False) -> tuple[State, list[int]]:
+        """Apply one instruction; `taken`: an IT-block member whose condition holds here."""
         nxt = insn.address + insn.size
         iid = insn.id
-        cond = insn.cc not in (arm.ARM_CC_AL, arm.ARM_CC_INVALID)
+        cond = not taken and insn.cc not in (arm.ARM_CC_AL, arm.ARM_CC_INVALID)
         if iid == arm.ARM_INS_SVC:
-            svcs[insn.address] = SvcSite(insn.address, st.reg(R7))
+            seen = svcs.get(insn.address)
+            r7 = join(seen.r7, st.reg(R7)) if seen else st.reg(R7)
+            svcs[insn.address] = SvcSite(insn.address, r7)
             st.regs.pop(R0, None)
             return st, [nxt]
         if iid in (arm.ARM_INS_BL, arm.ARM_INS_BLX):
             target = _imm(insn) if insn.operands[0].type == arm.ARM_OP_IMM else None
             if target is not None:
-                calls[insn.address] = CallSite(insn.address, target & ~1, st.copy())
+                _record_call(calls, CallSite(insn.address, target & ~1, st.copy()))
             for r in CALL_CLOBBERED:
                 st.regs.pop(r, None)
             if target is not None and target & ~1 in self.noreturn and not cond:
@@ -457,7 +508,7 @@ class FunctionFlow:
             if self._inside(target):
                 succs.append(target)
             else:
-                calls[insn.address] = CallSite(insn.address, target, st.copy(), tail=True)
+                _record_call(calls, CallSite(insn.address, target, st.copy(), tail=True))
             return st, succs
         if iid in (arm.ARM_INS_CBZ, arm.ARM_INS_CBNZ):
             return st, [nxt, _imm(insn)]
@@ -483,7 +534,7 @@ class FunctionFlow:
         n = self._bound(insn, mem.index if mem else None)
         base = insn.address + 4
         if mem is None or mem.base != PC or n is None:
-            self.fn.problems.append(f"jump table at 0x{insn.address:x} with no known length")
+            self.fn.problems.append((insn.address, "jump table of unknown length"))
             return []
         width = 1 if insn.id == arm.ARM_INS_TBB else 2
         raw = self.image.read(base, n * width) or b""
@@ -544,7 +595,7 @@ class FunctionFlow:
         for r in written:
             self._set(st, r, None)
         if PC in written:
-            self.fn.problems.append(f"computed jump at 0x{insn.address:x}")
+            self.fn.problems.append((insn.address, "computed jump"))
         return PC in written
 
     def _set(self, st: State, reg: int, v: Value) -> None:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from elftools.elf.elffile import ELFFile
+from filelock import FileLock
 
 from . import debsrc
 from .errors import KqualError
@@ -42,6 +43,11 @@ class Userspace:
     busybox: Path
     applets: list[str]
     fingerprint: Fingerprint
+
+    @property
+    def busybox_unstripped(self) -> Path:
+        """The same code with its symbols, for function names in the syscall scan."""
+        return self.busybox.with_name("busybox.unstripped")
 
 
 @dataclass(frozen=True)
@@ -111,11 +117,19 @@ def check_static_pie(binary: Path) -> None:
 
 
 def build_userspace(target: Target, source: KernelSource, log_dir: Path) -> Userspace:
-    fp = userspace_fingerprint(target, source)
+    """Build once; a lock makes parallel workers and processes share the build."""
     root = work_dir() / "userspace" / target.name
+    root.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(root) + ".lock"):
+        return _build_userspace(target, source, log_dir, root)
+
+
+def _build_userspace(target: Target, source: KernelSource, log_dir: Path, root: Path) -> Userspace:
+    fp = userspace_fingerprint(target, source)
     busybox_bin = root / "busybox"
     links = root / "busybox.links"
-    stage = Stage("userspace (musl + BusyBox)", root, fp, [busybox_bin, links])
+    unstripped = root / "busybox.unstripped"
+    stage = Stage("userspace (musl + BusyBox)", root, fp, [busybox_bin, unstripped, links])
     if not stage.begin():
         return Userspace(busybox_bin, links.read_text().split(), fp)
 
@@ -193,6 +207,7 @@ def build_userspace(target: Target, source: KernelSource, log_dir: Path) -> User
     run_logged([*make_bb, "busybox.links"], log, "busybox links", cwd=bb, append=True, env=bb_env)
     check_static_pie(bb / "busybox")
     shutil.copy2(bb / "busybox", busybox_bin)
+    shutil.copy2(bb / "busybox_unstripped", unstripped)
     shutil.copy2(bb / ".config", root / "busybox.config")
     shutil.copy2(bb / "busybox.links", links)
     if not os.environ.get("KQUAL_KEEP_USERSPACE_SRC"):

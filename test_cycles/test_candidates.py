@@ -9,7 +9,12 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
+from harness.qemu import BootFailure
 from harness.results import update_result
+from harness.syscall_prune import NI
+from harness.syscall_table import parse_syscall_table, syscall_names
 
 
 def test_builds(cycle_runners, candidate, record_property):
@@ -29,23 +34,13 @@ def test_boots(cycle_runners, candidate, record_property):
     assert report.guest_shell_ready_ms is not None
 
 
-def test_workload(cycle_runners, candidate, workload, record_property):
+def test_workload(cycle_runners, candidate, record_property):
     cycle, name = candidate
-    runner = cycle_runners[cycle]
-    built = runner.built(name)
-    failures = []
-    try:
-        session = runner.live(name)
-        for step in workload.steps:
-            res = session.run(step.command, step.timeout_s)
-            if step.failure(res.output, res.status):
-                failures.append(step.label)
-                record_property(f"failed_{step.label}", res.output[-500:])
-    finally:
-        runner.close_sessions(name)
-    update_result(built.results, workload_passed=not failures, workload_failures=failures)
+    failures = cycle_runners[cycle].run_workload(name)
     record_property("workload_passed", not failures)
-    assert not failures, f"{cycle}/{name}: workload steps failed: {', '.join(failures)}"
+    for f in failures:
+        record_property(f"failed_{f.split(':', 1)[0]}", f[-500:])
+    assert not failures, f"{cycle}/{name}: workload steps failed:\n" + "\n".join(failures)
 
 
 def test_no_regression(cycle_runners, derived_candidate, record_property):
@@ -72,7 +67,7 @@ def test_enosys_tripwire(cycle_runners, pruned_candidate, record_property):
     """Run the workload on the pruned kernel, traced: no pruned syscall may be called."""
     cycle, name = pruned_candidate
     runner = cycle_runners[cycle]
-    pruned = runner.prune().pruned
+    pruned = runner.prune(name).pruned
     entry = runner.profile(name, runner.cycle.selector)
     called = json.loads(entry.file("profile.json").read_text())["syscalls"]
     hit = sorted(f"{pruned[int(nr)]} ({nr}) x{n}" for nr, n in called.items() if int(nr) in pruned)
@@ -85,3 +80,52 @@ def test_enosys_tripwire(cycle_runners, pruned_candidate, record_property):
     record_property("enosys_called", ", ".join(hit) or "none")
     assert called, "the tripwire trace saw no syscalls at all"
     assert not hit, f"{cycle}/{name} called pruned syscalls (they return -ENOSYS): {', '.join(hit)}"
+
+
+# Shell commands that make one syscall the workload does not: a person types
+# them, and each needs the syscall named.
+PROBES = {
+    "umask": "mkdir -p /tmp/kqa/b",
+    "chown32": "touch /tmp/kqa && cp -p /tmp/kqa /tmp/kqb",
+    "lchown32": "ln -s /tmp /tmp/kqa && cp -a /tmp/kqa /tmp/kqb",
+    "chdir": "cd /tmp && pwd",
+}
+
+
+def test_pruned_syscall_notice(cycle_runners, aggressive_candidate, record_property):
+    """A command needing a syscall the candidate pruned gets the kernel's notice, by name."""
+    cycle, name = aggressive_candidate
+    runner = cycle_runners[cycle]
+    names = syscall_names(runner.syscall_table())
+    risky = {names[nr]: nr for nr in runner.prune(name).reachable_pruned}
+    probe = next((n for n in PROBES if n in risky), None)
+    assert probe, f"no probe command for any of the pruned reachable syscalls {sorted(risky)}"
+    session = runner.live(name)
+    try:
+        with pytest.raises(BootFailure) as info:
+            session.run(PROBES[probe])
+    finally:
+        runner.close_sessions(name)
+    message = runner.explain(info.value)
+    record_property("pruned_notice", message)
+    assert info.value.syscall == risky[probe]
+    assert f"pruned syscall {probe} ({risky[probe]}) was called" in message
+    assert f"pruned syscall {risky[probe]} called by" in str(info.value)
+
+
+def test_keeps_every_reachable_syscall(cycle_runners, safe_pruned_candidate, record_property):
+    """A safe pruned table keeps every syscall the userspace can call; its built table too."""
+    cycle, name = safe_pruned_candidate
+    runner = cycle_runners[cycle]
+    scan = runner.reachable()
+    assert scan.complete, f"unresolved syscall sites: {sorted(scan.unresolved)[:5]}"
+    built_table = {
+        e.number: e.entry for e in parse_syscall_table(runner.results(name) / "syscall.tbl")
+    }
+    original = {e.number: e.entry for e in parse_syscall_table(runner.syscall_table())}
+    implemented = {nr for nr in scan.numbers if original.get(nr) not in (None, NI)}
+    assert implemented, "the scan found no implemented syscall at all"
+    lost = sorted(nr for nr in implemented if built_table.get(nr) != original[nr])
+    record_property("reachable_kept", len(implemented))
+    assert not lost, f"{cycle}/{name} pruned syscalls the userspace can call: {lost}"
+    assert not runner.prune(name).reachable_pruned

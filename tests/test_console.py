@@ -43,6 +43,20 @@ def test_each_failure_kind(line, kind):
     assert f is not None and f.kind == kind and f.line.startswith(line.split("] ", 1)[1][:10])
 
 
+def test_real_pruned_syscall_notice_names_its_number():
+    text = (DATA / "pruned-syscall.log").read_text()
+    f = find_failure(text)
+    assert f is not None and f.kind == "pruned_syscall"
+    assert f.line == "pruned syscall 60 called by mkdir[19]" and f.syscall == 60
+
+
+def test_program_output_and_echoed_commands_are_not_kernel_failures():
+    typed = "/ # echo __KQB_$((3))__; echo WARNING: x; echo Kernel panic - not syncing\r\r\n"
+    out = "__KQB_3__\r\r\nWARNING: x\r\r\nKernel panic - not syncing\r\r\n"
+    assert find_failure(typed + out) is None
+    assert find_failure(out + "[   12.345678] WARNING: CPU: 0 PID: 1 at x\r\n").kind == "warning"
+
+
 def test_harmless_lines_are_not_failures():
     text = "[ 0.1] debug_bugs: none\r\nBUGS: 0\r\nno WARNINGS here\r\n"
     assert find_failure(text) is None

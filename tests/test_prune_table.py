@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from harness.errors import ConfigError
-from harness.syscall_prune import NI, prune_table, report, systbl_override
+from harness.syscall_prune import NI, PRUNED, prune_table, report, systbl_override
 from harness.syscall_table import parse_syscall_table, syscall_names
 
 TABLE = """\
@@ -36,7 +36,8 @@ def test_unused_point_at_ni_and_numbers_stay(table, tmp_path):
     out = entries_of(r.table_text, tmp_path)
     assert sorted(out) == [0, 1, 2, 3, 4, 13, 17, 19]  # no row removed or renumbered
     assert out[3].entry == "sys_read" and out[1].entry == "sys_exit"
-    assert out[2].entry == out[4].entry == out[19].entry == out[13].entry == NI
+    assert out[2].entry == out[4].entry == out[19].entry == out[13].entry == PRUNED
+    assert out[17].entry == NI  # already unimplemented: not counted as pruned
     assert r.pruned == {0: "restart_syscall", 2: "fork", 4: "write", 13: "time", 19: "lseek"}
     assert r.kept == {1: "keep list: process exit", 3: "used 10 times by the workload"}
     assert "# 7 was sys_waitpid" in r.table_text
@@ -72,3 +73,25 @@ def test_malformed_table_line(write):
     bad = write("bad.tbl", "3\tcommon\n")
     with pytest.raises(ConfigError, match=r"bad.tbl:1: not a syscall table line"):
         parse_syscall_table(bad)
+
+
+def test_reachable_syscalls_are_kept_unless_told_otherwise(table, tmp_path):
+    reachable = {4: ["write@/bin/busybox"], 19: ["lseek@/bin/busybox", "main@/bin/x"]}
+    safe = prune_table(table, used={3: 2}, keep={}, reachable=reachable)
+    assert safe.kept[4] == "reachable from write@/bin/busybox"
+    assert 19 in safe.kept and not safe.reachable_pruned
+    risky = prune_table(table, used={3: 2}, keep={}, reachable=reachable, keep_reachable=False)
+    assert risky.reachable_pruned == reachable
+    assert set(risky.pruned) == {0, 1, 2, 4, 13, 19}
+    text = report(risky, syscall_names(table))
+    assert "AT RISK" in text and "lseek" in text and "main@/bin/x" in text
+
+
+def test_notice_can_be_turned_off(table, tmp_path):
+    r = prune_table(table, used={}, keep={}, entry_point=NI)
+    assert {e.entry for e in entries_of(r.table_text, tmp_path).values()} == {NI}
+
+
+def test_keep_syscall_numbers_are_range_checked(table):
+    with pytest.raises(ConfigError, match="'999' is not a syscall name or number"):
+        prune_table(table, used={}, keep={}, extra=["999"])

@@ -27,6 +27,7 @@ GOOD = dict(
     enosys_ok=True,
     shell_ready_ms=400.0,
     guest_shell_ready_ms=61.0,
+    reachable_pruned={},
 )
 
 
@@ -114,6 +115,73 @@ def test_summary_files_and_selected_copy(tmp_path):
     assert on_disk["candidates"]["prune"]["linux_axf_bytes"] == 150
     text = render(on_disk)
     assert "selected prune" in text and "61.9 vs 60" in text
+
+
+RISK_CYCLE = CycleDef(
+    name="r",
+    candidates=[
+        CandidateDef("baseline"),
+        CandidateDef("safe", base="baseline", prune_syscalls=True),
+        CandidateDef("aggressive", base="baseline", prune_syscalls=True, keep_reachable=False),
+    ],
+)
+
+
+def risk_results(root):
+    write_results(
+        root,
+        baseline=GOOD | {"linux_axf_bytes": 300},
+        safe=GOOD | {"linux_axf_bytes": 200, "syscalls_kept": 90, "syscalls_pruned": 300},
+        aggressive=GOOD
+        | {
+            "linux_axf_bytes": 180,
+            "syscalls_kept": 60,
+            "syscalls_pruned": 330,
+            "reachable_pruned": {
+                "syslog": ["klogctl@/bin/busybox"],
+                "socket": ["socket@/bin/busybox"],
+            },
+        },
+    )
+
+
+def test_at_risk_candidate_is_not_selected(tmp_path):
+    risk_results(tmp_path)
+    d = {x.candidate: x for x in decide(RISK_CYCLE, tmp_path, RUN)}
+    assert d["aggressive"].reason == "at_risk"
+    assert "socket" in d["aggressive"].detail and "syslog" in d["aggressive"].detail
+    assert d["safe"].reason == "selected"
+    summary = write_summary(RISK_CYCLE, tmp_path, RUN)
+    assert summary["safety_cost"] == [
+        "safety costs +20 bytes: safe against aggressive, which prunes 2 syscalls "
+        "the userspace can call"
+    ]
+    text = render(summary)
+    assert "at_risk" in text and "safety costs +20 bytes" in text
+
+
+def test_at_risk_accepted_when_the_cycle_says_so(tmp_path):
+    risk_results(tmp_path)
+    cycle = CycleDef(name="r", candidates=RISK_CYCLE.candidates, accept_at_risk=True)
+    d = {x.candidate: x for x in decide(cycle, tmp_path, RUN)}
+    assert d["aggressive"].reason == "selected"
+    assert d["aggressive"].detail.startswith("accepted at risk: prunes syscalls")
+
+
+def test_pruning_without_a_scan_record_is_at_risk(tmp_path):
+    risk_results(tmp_path)
+    r = json.loads((tmp_path / "safe" / "result.json").read_text())
+    del r["reachable_pruned"]
+    (tmp_path / "safe" / "result.json").write_text(json.dumps(r))
+    assert reasons_of(RISK_CYCLE, tmp_path) == {
+        "baseline": "selected",
+        "safe": "at_risk",
+        "aggressive": "at_risk",
+    }
+
+
+def reasons_of(cycle, root):
+    return {d.candidate: d.reason for d in decide(cycle, root, RUN)}
 
 
 def test_bloat_counts():
