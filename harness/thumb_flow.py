@@ -12,6 +12,7 @@ each call site. Anything else is unknown, never guessed.
 from __future__ import annotations
 
 import bisect
+import heapq
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -29,7 +30,7 @@ from .errors import KqualError
 Atom = tuple[str, int]
 Value = frozenset[Atom] | None  # None: unknown
 MAX_ATOMS = 16
-MAX_VISITS = 64  # per instruction, before the state there is widened to unknown
+WIDEN_AFTER = 24  # visits of one instruction before values still changing there are dropped
 
 R0, R3, R7, R12 = arm.ARM_REG_R0, arm.ARM_REG_R3, arm.ARM_REG_R7, arm.ARM_REG_R12
 SP, LR, PC = arm.ARM_REG_SP, arm.ARM_REG_LR, arm.ARM_REG_PC
@@ -65,6 +66,10 @@ def constants(v: Value) -> set[int] | None:
 class State:
     regs: dict[int, Value] = field(default_factory=dict)  # missing: unknown
     stack: dict[int, Value] = field(default_factory=dict)  # entry-sp offset -> value
+    # A stack address was passed to a call or stored where it is not tracked:
+    # from then on a call or an untracked store may write any slot.
+    escaped: bool = False
+    wild: bool = False  # slots not in `stack` are unknown (after such a write)
 
     @classmethod
     def entry(cls) -> State:
@@ -73,7 +78,7 @@ class State:
         return cls(regs)
 
     def copy(self) -> State:
-        return State(dict(self.regs), dict(self.stack))
+        return State(dict(self.regs), dict(self.stack), self.escaped, self.wild)
 
     def reg(self, r: int) -> Value:
         return self.regs.get(r)
@@ -81,9 +86,14 @@ class State:
     def slot(self, off: int) -> Value:
         if off in self.stack:
             return self.stack[off]
-        if off >= 0 and off % 4 == 0:
+        if off >= 0 and off % 4 == 0 and not self.wild:
             return frozenset({("a", 4 + off // 4)})  # the caller's stack arguments
         return None
+
+    def clobber(self) -> None:
+        """Something may have written any stack slot."""
+        self.stack = {}
+        self.wild = True
 
     def load(self, addr: Value) -> Value:
         if addr is None or any(k != "s" for k, _ in addr):
@@ -94,14 +104,21 @@ class State:
         return out
 
     def store(self, addr: Value, v: Value) -> None:
-        if addr is None or any(k != "s" for k, _ in addr):
-            return  # not the stack: memory is not tracked
+        if v is not None and any(k == "s" for k, _ in v) and not _on_stack(addr):
+            self.escaped = True
+        if not _on_stack(addr):
+            if self.escaped:
+                self.clobber()  # the pointer may point into this frame
+            return
+        assert addr is not None
         offs = [off for _, off in addr]
         for off in offs:
             self.stack[off] = v if len(offs) == 1 else join(self.slot(off), v)
 
     def merge(self, other: State) -> bool:
         """Join other into self; True when self changed."""
+        if self == other:
+            return False
         changed = False
         for r in set(self.regs) | set(other.regs):
             new = join(self.regs.get(r), other.regs.get(r))
@@ -111,18 +128,42 @@ class State:
                 self.regs.pop(r, None)
             else:
                 self.regs[r] = new
+        wild = self.wild or other.wild
+        stack = {}
         for off in set(self.stack) | set(other.stack):
             new = join(self.slot(off), other.slot(off))
             if new != self.slot(off):
                 changed = True
-            self.stack[off] = new
+            stack[off] = new
+        if wild != self.wild or other.escaped != self.escaped and other.escaped:
+            changed = True
+        self.stack, self.wild, self.escaped = stack, wild, self.escaped or other.escaped
         return changed
+
+    def widen(self, other: State) -> None:
+        """Join, and give up on every value still changing (a loop that counts)."""
+        before = self.copy()
+        self.merge(other)
+        for r in list(self.regs):
+            if self.regs[r] != before.regs.get(r):
+                del self.regs[r]
+        for off in list(self.stack):
+            if self.stack[off] != before.slot(off):
+                self.stack[off] = None
 
     def arg(self, k: int) -> Value:
         """The k-th argument of a call made in this state."""
         if k < 4:
             return self.reg(ARG_REGS[k])
         return self.load(offset(self.reg(SP), 4 * (k - 4)))
+
+
+def _has_stack_address(v: Value) -> bool:
+    return v is not None and any(k == "s" for k, _ in v)
+
+
+def _on_stack(addr: Value) -> bool:
+    return addr is not None and all(k == "s" for k, _ in addr)
 
 
 def offset(v: Value, n: int) -> Value:
@@ -432,13 +473,14 @@ class FunctionFlow:
         entry = (self.start, None, 0)
         states: dict[tuple[int, int | None, int], State] = {entry: State.entry()}
         visits: dict[tuple[int, int | None, int], int] = {}
-        work = [entry]
+        work = [(self.start, -1, 0)]  # a heap: lowest address first, near reverse postorder
         calls: dict[int, CallSite] = {}
         svcs: dict[int, SvcSite] = {}
         after_call: set[int] = set()  # may be data, when the callee does not return
         while work:
-            key = work.pop()
-            addr, assume, left = key
+            addr, a, left = heapq.heappop(work)
+            assume = None if a < 0 else a
+            key = (addr, assume, left)
             insn = self.dec.at(addr)
             if insn is None:
                 if self.image.is_code(addr) and addr not in after_call:
@@ -446,8 +488,6 @@ class FunctionFlow:
                 continue  # data after a call that does not return
             visits[key] = visits.get(key, 0) + 1
             state = states[key]
-            if visits[key] > MAX_VISITS:
-                state = State({SP: state.reg(SP)} if state.reg(SP) else {})
             nxt = insn.address + insn.size
             if insn.id == arm.ARM_INS_IT:
                 first = self.dec.it_block(addr)
@@ -472,11 +512,19 @@ class FunctionFlow:
             for s in succ:
                 if not self._inside(s[0]):
                     continue  # fell off the end after a call that does not return
+                heap_key = (s[0], -1 if s[1] is None else s[1], s[2])
                 if s not in states:
                     states[s] = out.copy()
-                    work.append(s)
-                elif states[s].merge(out):
-                    work.append(s)
+                    heapq.heappush(work, heap_key)
+                    continue
+                if visits.get(s, 0) > WIDEN_AFTER:
+                    before = states[s].copy()
+                    states[s].widen(out)
+                    changed = states[s] != before
+                else:
+                    changed = states[s].merge(out)
+                if changed:
+                    heapq.heappush(work, heap_key)
         self.fn.calls = sorted(calls.values(), key=lambda c: c.address)
         self.fn.svcs = sorted(svcs.values(), key=lambda s: s.address)
         return self.fn
@@ -497,6 +545,10 @@ class FunctionFlow:
             target = _imm(insn) if insn.operands[0].type == arm.ARM_OP_IMM else None
             if target is not None:
                 _record_call(calls, CallSite(insn.address, target & ~1, st.copy()))
+            if any(_has_stack_address(st.reg(r)) for r in ARG_REGS):
+                st.escaped = True
+            if st.escaped:
+                st.clobber()  # the callee may write this frame through the pointer
             for r in CALL_CLOBBERED:
                 st.regs.pop(r, None)
             if target is not None and target & ~1 in self.noreturn and not cond:
@@ -544,14 +596,21 @@ class FunctionFlow:
         ]
 
     def _bound(self, insn, index: int | None) -> int | None:
+        """Entries: from `cmp Rm, #n` (then bhi) or `and Rm, #2^k-1` before the table."""
         addr = insn.address
         for back in range(2, 24, 2):
             prev = self.dec.cache.get(addr - back)
-            if prev is None:
+            if prev is None or _regs(prev)[:1] != [index]:
                 continue
-            if prev.id == arm.ARM_INS_CMP and _regs(prev)[:1] == [index]:
-                imm = _imm(prev)
-                return imm + 1 if imm is not None else None
+            imm = _imm(prev)
+            if imm is None:
+                continue
+            if prev.id == arm.ARM_INS_CMP:
+                return imm + 1
+            if prev.id == arm.ARM_INS_AND and imm & (imm + 1) == 0:
+                return imm + 1
+            if prev.id == arm.ARM_INS_UBFX:
+                return 1 << imm
         return None
 
     def transfer(self, insn, st: State) -> bool:
@@ -591,12 +650,24 @@ class FunctionFlow:
         if iid in (arm.ARM_INS_LDR, arm.ARM_INS_LDRD, arm.ARM_INS_STR, arm.ARM_INS_STRD):
             self._memory(insn, st, regs)
             return PC in regs[:1] and iid == arm.ARM_INS_LDR
+        if insn.mnemonic.startswith(("str", "stm", "vst", "vpush")):
+            self._untracked_store(insn, st)
         _, written = insn.regs_access()
         for r in written:
             self._set(st, r, None)
         if PC in written:
             self.fn.problems.append((insn.address, "computed jump"))
         return PC in written
+
+    def _untracked_store(self, insn, st: State) -> None:
+        """A store not modelled (byte, halfword, multiple, indexed): what it may hit is unknown."""
+        mem = _mem(insn)
+        base = st.reg(mem.base) if mem is not None else st.reg(_regs(insn)[0])
+        if _has_stack_address(base) or (base is None and st.escaped):
+            st.clobber()
+        stored = [st.reg(r) for r in _regs(insn, 0 if mem is not None else 1)]
+        if any(_has_stack_address(v) for v in stored) and not _on_stack(base):
+            st.escaped = True
 
     def _set(self, st: State, reg: int, v: Value) -> None:
         if v is None:
@@ -673,6 +744,9 @@ class FunctionFlow:
                 w = self.image.word(addr + 4 * i)
                 self._set(st, r, const(w) if w is not None else None)
             return
+        if mem.index and not loads:
+            self._untracked_store(insn, st)
+            return
         post = getattr(insn, "post_index", False)
         base = st.reg(mem.base)
         addr = None if mem.index else offset(base, 0 if post else mem.disp)
@@ -696,8 +770,10 @@ def analyze_image(image: Image) -> dict[int, Function]:
     """
     dec = Decoder(image)
     noreturn: frozenset[int] = frozenset()
+    known: set[int] = set()
     for _ in range(8):
-        funcs = _discover(image, dec, noreturn)
+        funcs = _discover(image, dec, noreturn, known)
+        known |= set(funcs)  # next round, a `b` to any of them is a tail call
         found = _never_return(funcs)
         if found == noreturn:
             break
@@ -705,8 +781,10 @@ def analyze_image(image: Image) -> dict[int, Function]:
     return funcs
 
 
-def _discover(image: Image, dec: Decoder, noreturn: frozenset[int]) -> dict[int, Function]:
-    roots = set(image.functions) | image.code_pointers()
+def _discover(
+    image: Image, dec: Decoder, noreturn: frozenset[int], seen: set[int]
+) -> dict[int, Function]:
+    roots = set(image.functions) | image.code_pointers() | seen
     if image.is_code(image.entry & ~1):
         roots.add(image.entry & ~1)
     known = set(roots)
@@ -727,7 +805,7 @@ def _discover(image: Image, dec: Decoder, noreturn: frozenset[int]) -> dict[int,
 
 def _never_return(funcs: dict[int, Function]) -> frozenset[int]:
     """Functions with no path to a return, their own or a tail-called one's."""
-    returns = {a for a, f in funcs.items() if f.returns}
+    returns = {a for a, f in funcs.items() if f.returns or f.problems}
     changed = True
     while changed:
         changed = False

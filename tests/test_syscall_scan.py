@@ -34,11 +34,11 @@ def cc(userspace):
     us, _ = userspace
     wrapper = us.busybox.parent / "kqual-cc"
 
-    def build(tmp: Path, name: str, code: str) -> Path:
+    def build(tmp: Path, name: str, code: str, opt: str = "-Os") -> Path:
         src = tmp / f"{name}.c"
         src.write_text(code)
         out = tmp / name
-        subprocess.run([str(wrapper), "-Os", "-o", str(out), str(src)], check=True)
+        subprocess.run([str(wrapper), opt, "-o", str(out), str(src)], check=True)
         return out
 
     return build
@@ -50,7 +50,7 @@ def sites(result, nr):
 
 # Numbers from arch/arm/tools/syscall.tbl.
 SYS = {"read": 3, "open": 5, "sync": 36, "getppid": 64, "access": 33, "getpid": 20}
-SYS |= {"getuid32": 199, "umask": 60, "fsync": 118, "chdir": 12}
+SYS |= {"getuid32": 199, "umask": 60, "fsync": 118, "chdir": 12, "getgid32": 200}
 
 
 def test_direct_wrappers_syscall_and_cancellation_points(cc, tmp_path):
@@ -108,6 +108,64 @@ def test_a_number_chosen_on_two_paths_gives_both(cc, tmp_path):
     assert r.complete
     assert ("main", "syscall") in sites(r, SYS["getpid"])
     assert ("main", "syscall") in sites(r, SYS["getuid32"])
+
+
+SWITCH = r"""
+#include <sys/syscall.h>
+#include <unistd.h>
+__attribute__((noinline)) long small(int op) {
+    switch (op) {
+    case 0: return syscall(SYS_getpid);
+    case 1: return syscall(SYS_getppid);
+    case 2: return syscall(SYS_getuid32);
+    case 3: return syscall(SYS_getgid32);
+    case 5: return syscall(SYS_umask, 0);
+    case 7: return syscall(SYS_chdir, "/");
+    default: return -1;
+    }
+}
+int main(int argc, char **argv) { return (int)small(argc); }
+"""
+
+
+@pytest.mark.parametrize("opt", ["-Os", "-O2"])
+def test_switch_jump_tables(cc, tmp_path, opt):
+    exe = cc(tmp_path, "switch", SWITCH, opt)
+    r = scan([exe])
+    assert r.complete, r.unresolved
+    want = {SYS[n] for n in ("getpid", "getppid", "getuid32", "getgid32", "umask", "chdir")}
+    assert want <= r.numbers
+    assert all(("small", "syscall") in sites(r, n) for n in want)
+
+
+ESCAPE = r"""
+#include <sys/syscall.h>
+#include <unistd.h>
+__attribute__((noinline, noclone)) void pick(volatile int *nr, int op) {
+    *nr = op ? SYS_getppid : SYS_getpid;
+}
+__attribute__((noinline)) long escaped(int op) {
+    volatile int nr = SYS_chdir;
+    pick(&nr, op);
+    return syscall(nr);
+}
+__attribute__((noinline)) long bytes(int hi) {
+    volatile union { int nr; unsigned char b[4]; } u;
+    u.nr = SYS_umask;
+    if (hi) u.b[0] = SYS_getuid32;
+    return syscall(u.nr);
+}
+int main(int argc, char **argv) { return escaped(argc) + bytes(argc > 1); }
+"""
+
+
+def test_a_slot_rewritten_through_a_pointer_is_never_trusted(cc, tmp_path):
+    """The number's stack slot is passed to a callee, or written a byte at a time:
+    reporting the first value stored would silently miss the real ones."""
+    r = scan([cc(tmp_path, "escape", ESCAPE)])
+    assert not r.complete
+    assert {u.function for u in r.unresolved} == {"escaped", "bytes"}
+    assert SYS["chdir"] not in r.numbers and SYS["umask"] not in r.numbers
 
 
 def test_a_number_from_input_is_listed_unresolved(cc, tmp_path):
