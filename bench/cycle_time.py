@@ -64,11 +64,11 @@ def main() -> int:
         def trim_fragment(self):
             return self.reference.trim_fragment()
 
-        def pruned_table(self):
-            return self.reference.pruned_table()
+        def pruned_table(self, name):
+            return self.reference.pruned_table(name)
 
-        def prune(self):
-            return self.reference.prune()
+        def prune(self, name):
+            return self.reference.prune(name)
 
     target = load_target()
     cycle = load_cycles()[args.cycle]
@@ -92,8 +92,9 @@ def main() -> int:
     times["A", cycle.baseline] = times["B", cycle.baseline] = time.monotonic() - t
     if any(c.generated_trim for c in cycle.candidates):
         derived.trim_fragment()  # traces the baseline once, outside the timings
-    if any(c.prune_syscalls for c in cycle.candidates):
-        derived.pruned_table()
+    for c in cycle.candidates:
+        if c.prune_syscalls:
+            derived.pruned_table(c.name)
     for name in names[1:]:
         t = time.monotonic()
         derived.built(name)

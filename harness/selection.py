@@ -181,33 +181,34 @@ def _fmt(v, spec: str = "") -> str:
 
 def render(summary: dict) -> str:
     cands = summary["candidates"]
+    w = max([len(n) for n in cands] + [14]) + 2
     lines = [
         f"cycle {summary['cycle']}: selected {summary['selected'] or 'nothing'} "
         f"(baseline {summary['baseline']})",
         "",
-        f"{'candidate':<16}{'linux.axf':>11}{'vs base':>12}{'text':>9}{'rodata':>8}"
+        f"{'candidate':<{w}}{'linux.axf':>11}{'vs base':>12}{'text':>9}{'rodata':>8}"
         f"{'data':>8}{'bss':>8}{'init':>8}{'ready ms':>10}{'guest ms':>10}",
     ]
     for name, d in cands.items():
         s = d["sections"]
         delta = d["delta_bytes"]
         lines.append(
-            f"{name:<16}{_fmt(d['linux_axf_bytes'], ','):>11}"
+            f"{name:<{w}}{_fmt(d['linux_axf_bytes'], ','):>11}"
             f"{'' if delta is None else format(delta, '+,'):>12}"
             f"{_fmt(s.get('text'), ','):>9}{_fmt(s.get('rodata'), ','):>8}"
             f"{_fmt(s.get('data'), ','):>9}{_fmt(s.get('bss'), ','):>8}"
             f"{_fmt(s.get('init'), ','):>9}"
             f"{_fmt(d['shell_ready_ms'], '.0f'):>10}{_fmt(d['guest_shell_ready_ms'], '.3f'):>10}"
         )
-    lines += ["", f"{'candidate':<16}{'decision':<26}detail"]
+    lines += ["", f"{'candidate':<{w}}{'decision':<26}detail"]
     for name, d in cands.items():
-        lines.append(f"{name:<16}{d['reason']:<26}{d['detail']}")
+        lines.append(f"{name:<{w}}{d['reason']:<26}{d['detail']}")
     pruning = {n: d["syscalls"] for n, d in cands.items() if d.get("syscalls")}
     if pruning:
         cols = (*SYSCALL_COUNTS, "reachable_pruned")
-        lines += ["", f"{'syscalls':<16}" + "".join(f"{c:>18}" for c in cols)]
+        lines += ["", f"{'syscalls':<{w}}" + "".join(f"{c:>18}" for c in cols)]
         for name, counts in pruning.items():
-            lines.append(f"{name:<16}" + "".join(f"{_fmt(counts.get(c)):>18}" for c in cols))
+            lines.append(f"{name:<{w}}" + "".join(f"{_fmt(counts.get(c)):>18}" for c in cols))
     lines += [""] + summary.get("safety_cost", []) if summary.get("safety_cost") else []
     cov = (summary.get("coverage") or {}).get("applets")
     if cov:

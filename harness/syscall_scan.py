@@ -20,10 +20,11 @@ import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from .arm_image import Image, svc_instructions
 from .errors import KqualError
 from .fingerprint import sha256_file
 from .syscall_table import syscall_names
-from .thumb_flow import Function, Image, analyze_image, svc_instructions
+from .thumb_flow import Function, analyze_image
 
 # ARM private syscalls (arch/arm/include/uapi/asm/unistd.h): not table entries.
 ARM_PRIVATE_BASE = 0xF0000

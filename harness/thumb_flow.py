@@ -11,310 +11,32 @@ each call site. Anything else is unknown, never guessed.
 
 from __future__ import annotations
 
-import bisect
 import heapq
 from dataclasses import dataclass, field
-from pathlib import Path
 
-import capstone
 from capstone import arm
-from elftools.common.exceptions import ELFError
-from elftools.elf.elffile import ELFFile
-from elftools.elf.relocation import RelocationSection
 
-from .errors import KqualError
+from .arm_image import Decoder, Image
+from .thumb_values import (
+    ARG_REGS,
+    MASK,
+    SP,
+    State,
+    Value,
+    add_values,
+    const,
+    constants,
+    has_stack_address,
+    join,
+    offset,
+    on_stack,
+)
 
-# An atom is one possible value: ("c", n) a constant, ("a", k) the function's
-# k-th incoming argument (k >= 4 on the stack), ("s", off) the address entry
-# sp + off, ("p", addr) an address computed from the pc (a code or data pointer).
-Atom = tuple[str, int]
-Value = frozenset[Atom] | None  # None: unknown
-MAX_ATOMS = 16
 WIDEN_AFTER = 24  # visits of one instruction before values still changing there are dropped
 
-R0, R3, R7, R12 = arm.ARM_REG_R0, arm.ARM_REG_R3, arm.ARM_REG_R7, arm.ARM_REG_R12
-SP, LR, PC = arm.ARM_REG_SP, arm.ARM_REG_LR, arm.ARM_REG_PC
-ARG_REGS = [arm.ARM_REG_R0, arm.ARM_REG_R1, arm.ARM_REG_R2, arm.ARM_REG_R3]
+R0, R7, R12 = arm.ARM_REG_R0, arm.ARM_REG_R7, arm.ARM_REG_R12
+LR, PC = arm.ARM_REG_LR, arm.ARM_REG_PC
 CALL_CLOBBERED = (*ARG_REGS, R12, LR)
-MASK = 0xFFFFFFFF
-R_ARM_RELATIVE = 23
-
-
-class NotThumbElfError(KqualError):
-    """The file is not a 32-bit little-endian ARM ELF."""
-
-
-def const(n: int) -> Value:
-    return frozenset({("c", n & MASK)})
-
-
-def join(a: Value, b: Value) -> Value:
-    if a is None or b is None:
-        return None
-    u = a | b
-    return u if len(u) <= MAX_ATOMS else None
-
-
-def constants(v: Value) -> set[int] | None:
-    """The constants v can be; None when it can be anything else too."""
-    if v is None or any(k != "c" for k, _ in v):
-        return None
-    return {n for _, n in v}
-
-
-@dataclass
-class State:
-    regs: dict[int, Value] = field(default_factory=dict)  # missing: unknown
-    stack: dict[int, Value] = field(default_factory=dict)  # entry-sp offset -> value
-    # A stack address was passed to a call or stored where it is not tracked:
-    # from then on a call or an untracked store may write any slot.
-    escaped: bool = False
-    wild: bool = False  # slots not in `stack` are unknown (after such a write)
-
-    @classmethod
-    def entry(cls) -> State:
-        regs: dict[int, Value] = {r: frozenset({("a", k)}) for k, r in enumerate(ARG_REGS)}
-        regs[SP] = frozenset({("s", 0)})
-        return cls(regs)
-
-    def copy(self) -> State:
-        return State(dict(self.regs), dict(self.stack), self.escaped, self.wild)
-
-    def reg(self, r: int) -> Value:
-        return self.regs.get(r)
-
-    def slot(self, off: int) -> Value:
-        if off in self.stack:
-            return self.stack[off]
-        if off >= 0 and off % 4 == 0 and not self.wild:
-            return frozenset({("a", 4 + off // 4)})  # the caller's stack arguments
-        return None
-
-    def clobber(self) -> None:
-        """Something may have written any stack slot."""
-        self.stack = {}
-        self.wild = True
-
-    def load(self, addr: Value) -> Value:
-        if addr is None or any(k != "s" for k, _ in addr):
-            return None
-        out: Value = frozenset()
-        for _, off in addr:
-            out = join(out, self.slot(off))
-        return out
-
-    def store(self, addr: Value, v: Value) -> None:
-        if v is not None and any(k == "s" for k, _ in v) and not _on_stack(addr):
-            self.escaped = True
-        if not _on_stack(addr):
-            if self.escaped:
-                self.clobber()  # the pointer may point into this frame
-            return
-        assert addr is not None
-        offs = [off for _, off in addr]
-        for off in offs:
-            self.stack[off] = v if len(offs) == 1 else join(self.slot(off), v)
-
-    def merge(self, other: State) -> bool:
-        """Join other into self; True when self changed."""
-        if self == other:
-            return False
-        changed = False
-        for r in set(self.regs) | set(other.regs):
-            new = join(self.regs.get(r), other.regs.get(r))
-            if new != self.regs.get(r):
-                changed = True
-            if new is None:
-                self.regs.pop(r, None)
-            else:
-                self.regs[r] = new
-        wild = self.wild or other.wild
-        stack = {}
-        for off in set(self.stack) | set(other.stack):
-            new = join(self.slot(off), other.slot(off))
-            if new != self.slot(off):
-                changed = True
-            stack[off] = new
-        if wild != self.wild or other.escaped != self.escaped and other.escaped:
-            changed = True
-        self.stack, self.wild, self.escaped = stack, wild, self.escaped or other.escaped
-        return changed
-
-    def widen(self, other: State) -> None:
-        """Join, and give up on every value still changing (a loop that counts)."""
-        before = self.copy()
-        self.merge(other)
-        for r in list(self.regs):
-            if self.regs[r] != before.regs.get(r):
-                del self.regs[r]
-        for off in list(self.stack):
-            if self.stack[off] != before.slot(off):
-                self.stack[off] = None
-
-    def arg(self, k: int) -> Value:
-        """The k-th argument of a call made in this state."""
-        if k < 4:
-            return self.reg(ARG_REGS[k])
-        return self.load(offset(self.reg(SP), 4 * (k - 4)))
-
-
-def _has_stack_address(v: Value) -> bool:
-    return v is not None and any(k == "s" for k, _ in v)
-
-
-def _on_stack(addr: Value) -> bool:
-    return addr is not None and all(k == "s" for k, _ in addr)
-
-
-def offset(v: Value, n: int) -> Value:
-    if v is None:
-        return None
-    out = set()
-    for kind, x in v:
-        if kind == "a":
-            return None
-        out.add((kind, (x + n) & MASK if kind in ("c", "p") else x + n))
-    return frozenset(out)
-
-
-def _add(a: Value, b: Value, sign: int) -> Value:
-    if a is None or b is None:
-        return None
-    out = set()
-    for ka, xa in a:
-        for kb, xb in b:
-            if kb == "c" and ka in ("c", "p", "s"):
-                x = xa + sign * xb
-                out.add((ka, x & MASK if ka != "s" else x))
-            elif ka == "c" and kb in ("p", "s") and sign > 0:
-                out.add((kb, (xb + xa) & MASK if kb != "s" else xb + xa))
-            else:
-                return None
-    return frozenset(out) if len(out) <= MAX_ATOMS else None
-
-
-def _better_name(new: str, old: str) -> bool:
-    """Of aliases, the public and shorter name (open over open64 or __open)."""
-    return (new.startswith("_"), len(new), new) < (old.startswith("_"), len(old), old)
-
-
-@dataclass
-class Image:
-    """A loaded ARM ELF: bytes by address, code ranges, symbols, pointers."""
-
-    path: Path
-    entry: int
-    segments: list[tuple[int, bytes]]
-    code: list[tuple[int, int]]  # executable [start, end)
-    functions: dict[int, tuple[str, int]]  # start -> (name, size)
-    mapping: list[tuple[int, str]]  # sorted ($t/$d/$a, address)
-    pointers: set[int]  # R_ARM_RELATIVE targets (odd: Thumb code)
-    has_symbols: bool
-
-    @classmethod
-    def load(cls, path: Path) -> Image:
-        try:
-            with open(path, "rb") as f:
-                elf = ELFFile(f)
-                if elf["e_machine"] != "EM_ARM" or elf.elfclass != 32 or not elf.little_endian:
-                    raise NotThumbElfError(
-                        f"{path}: a {elf.elfclass}-bit {elf['e_machine']} ELF; "
-                        "the scanner reads 32-bit little-endian ARM (Thumb-2) binaries"
-                    )
-                return cls._read(path, elf)
-        except FileNotFoundError:
-            raise KqualError(f"{path}: no such file") from None
-        except (ELFError, ValueError) as e:
-            raise NotThumbElfError(f"{path}: not an ELF file ({e})") from None
-
-    @classmethod
-    def _read(cls, path: Path, elf: ELFFile) -> Image:
-        segments, code = [], []
-        for seg in elf.iter_segments():
-            if seg["p_type"] != "PT_LOAD":
-                continue
-            data = seg.data() + b"\0" * (seg["p_memsz"] - seg["p_filesz"])
-            segments.append((seg["p_vaddr"], data))
-            if seg["p_flags"] & 1:
-                code.append((seg["p_vaddr"], seg["p_vaddr"] + seg["p_filesz"]))
-        # Sections are exact (.rodata shares the executable segment); a file
-        # without section headers falls back to its segments.
-        sections = [
-            (sec["sh_addr"], sec["sh_addr"] + sec["sh_size"])
-            for sec in elf.iter_sections()
-            if sec["sh_flags"] & 0x6 == 0x6 and sec["sh_type"] == "SHT_PROGBITS"
-        ]
-        code = sections or code
-        functions: dict[int, tuple[str, int]] = {}
-        mapping = []
-        symtab = elf.get_section_by_name(".symtab")
-        if symtab is not None:
-            for sym in symtab.iter_symbols():
-                name, value = sym.name, sym["st_value"]
-                if name in ("$t", "$d", "$a") or name.startswith(("$t.", "$d.", "$a.")):
-                    mapping.append((value, name[:2]))
-                elif sym["st_info"]["type"] == "STT_FUNC" and value & 1 and sym["st_shndx"]:
-                    start = value & ~1
-                    if start not in functions or _better_name(name, functions[start][0]):
-                        functions[start] = (name, sym["st_size"])
-        pointers = set()
-        for sec in elf.iter_sections():
-            if not isinstance(sec, RelocationSection) or sec.is_RELA():
-                continue
-            for rel in sec.iter_relocations():
-                if rel["r_info_type"] == R_ARM_RELATIVE:
-                    pointers.add(rel["r_offset"])
-        img = cls(
-            path,
-            elf.header["e_entry"],
-            segments,
-            code,
-            functions,
-            sorted(mapping),
-            set(),
-            bool(functions),
-        )
-        img.pointers = {w for w in (img.word(a) for a in pointers) if w is not None}
-        return img
-
-    def read(self, addr: int, n: int) -> bytes | None:
-        for base, data in self.segments:
-            if base <= addr and addr + n <= base + len(data):
-                return data[addr - base : addr - base + n]
-        return None
-
-    def word(self, addr: int) -> int | None:
-        b = self.read(addr, 4)
-        return int.from_bytes(b, "little") if b is not None else None
-
-    def is_code(self, addr: int) -> bool:
-        if not any(s <= addr < e for s, e in self.code):
-            return False
-        if not self.mapping:
-            return True
-        i = bisect.bisect_right(self.mapping, (addr, "\x7f")) - 1
-        return i < 0 or self.mapping[i][1] == "$t"
-
-    def code_pointers(self) -> set[int]:
-        """Thumb function addresses stored in data (relocated pointers)."""
-        return {p & ~1 for p in self.pointers if p & 1 and self.is_code(p & ~1)}
-
-    def thumb_ranges(self) -> list[tuple[int, int]]:
-        """[start, end) of code the mapping symbols mark as Thumb; all code without them."""
-        if not self.mapping:
-            return list(self.code)
-        out = []
-        for i, (addr, kind) in enumerate(self.mapping):
-            end = self.mapping[i + 1][0] if i + 1 < len(self.mapping) else None
-            for s, e in self.code:
-                if kind == "$t" and s <= addr < e:
-                    out.append((addr, min(e, end) if end is not None else e))
-        return out
-
-    def name_of(self, addr: int) -> str:
-        if addr in self.functions:
-            return self.functions[addr][0]
-        return f"sub_{addr:x}"
 
 
 @dataclass
@@ -354,73 +76,6 @@ def _record_call(calls: dict[int, CallSite], site: CallSite) -> None:
     if seen is not None:
         site.state.merge(seen.state)
     calls[site.address] = site
-
-
-class Decoder:
-    """Capstone in Thumb/M-profile mode, one straight run of code at a time.
-
-    Decoding a run in one call keeps Capstone's IT-block state right.
-    """
-
-    def __init__(self, image: Image) -> None:
-        self.image = image
-        self.cs = capstone.Cs(
-            capstone.CS_ARCH_ARM, capstone.CS_MODE_THUMB | capstone.CS_MODE_MCLASS
-        )
-        self.cs.detail = True
-        self.cache: dict[int, capstone.CsInsn] = {}
-
-    def at(self, addr: int) -> capstone.CsInsn | None:
-        if addr not in self.cache:
-            self._run(addr)
-        return self.cache.get(addr)
-
-    def it_block(self, addr: int):
-        """The first instruction after the IT at addr, decoded with the IT in one run."""
-        data = self.image.read(addr, 18) or b""
-        insns = list(self.cs.disasm(data, addr, 5))
-        for insn in insns:
-            self.cache[insn.address] = insn
-        return insns[1] if len(insns) > 1 else None
-
-    def _run(self, addr: int) -> None:
-        data = self.image.read(addr, 64) or self.image.read(addr, 4) or self.image.read(addr, 2)
-        if data is None:
-            return
-        for insn in self.cs.disasm(data, addr):
-            if not self.image.is_code(insn.address):
-                break
-            self.cache.setdefault(insn.address, insn)
-            if insn.id in _ENDS_RUN:
-                break
-
-
-def svc_instructions(image: Image) -> set[int]:
-    """Every `svc` a linear sweep of the Thumb code finds: the flow must reach them all."""
-    cs = capstone.Cs(capstone.CS_ARCH_ARM, capstone.CS_MODE_THUMB | capstone.CS_MODE_MCLASS)
-    found = set()
-    for start, end in image.thumb_ranges():
-        data = image.read(start, end - start) or b""
-        pos = 0
-        while pos < len(data):
-            last = pos
-            for addr, size, mnemonic, _ in cs.disasm_lite(data[pos:], start + pos):
-                if mnemonic == "svc":
-                    found.add(addr)
-                last = addr - start + size
-            pos = max(last, pos) + (2 if last <= pos or last < len(data) else 0)
-    return found
-
-
-_ENDS_RUN = {
-    arm.ARM_INS_B,
-    arm.ARM_INS_BX,
-    arm.ARM_INS_POP,
-    arm.ARM_INS_LDM,
-    arm.ARM_INS_TBB,
-    arm.ARM_INS_TBH,
-    arm.ARM_INS_UDF,
-}
 
 
 def _regs(insn, start: int = 0) -> list[int]:
@@ -545,7 +200,7 @@ class FunctionFlow:
             target = _imm(insn) if insn.operands[0].type == arm.ARM_OP_IMM else None
             if target is not None:
                 _record_call(calls, CallSite(insn.address, target & ~1, st.copy()))
-            if any(_has_stack_address(st.reg(r)) for r in ARG_REGS):
+            if any(has_stack_address(st.reg(r)) for r in ARG_REGS):
                 st.escaped = True
             if st.escaped:
                 st.clobber()  # the callee may write this frame through the pointer
@@ -663,10 +318,10 @@ class FunctionFlow:
         """A store not modelled (byte, halfword, multiple, indexed): what it may hit is unknown."""
         mem = _mem(insn)
         base = st.reg(mem.base) if mem is not None else st.reg(_regs(insn)[0])
-        if _has_stack_address(base) or (base is None and st.escaped):
+        if has_stack_address(base) or (base is None and st.escaped):
             st.clobber()
         stored = [st.reg(r) for r in _regs(insn, 0 if mem is not None else 1)]
-        if any(_has_stack_address(v) for v in stored) and not _on_stack(base):
+        if any(has_stack_address(v) for v in stored) and not on_stack(base):
             st.escaped = True
 
     def _set(self, st: State, reg: int, v: Value) -> None:
@@ -700,11 +355,11 @@ class FunctionFlow:
             base = srcs[0]
             if base == PC:  # addw rX, pc, #imm: the aligned pc
                 return frozenset({("p", ((pc & ~3) + sign * imm) & MASK)})
-            return _add(self._value(st, base, pc), const(imm), sign)
+            return add_values(self._value(st, base, pc), const(imm), sign)
         if len(srcs) == 2 and imm is None:
-            return _add(self._value(st, srcs[0], pc), self._value(st, srcs[1], pc), sign)
+            return add_values(self._value(st, srcs[0], pc), self._value(st, srcs[1], pc), sign)
         if len(regs) == 2 and imm is None:  # add rd, rm: rd = rd + rm
-            return _add(self._value(st, regs[0], pc), self._value(st, regs[1], pc), sign)
+            return add_values(self._value(st, regs[0], pc), self._value(st, regs[1], pc), sign)
         return None
 
     def _pushes(self, insn, st: State, regs) -> bool:
