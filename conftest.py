@@ -226,11 +226,12 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     for name, cycle in cycles.items():
         summary = write_summary(cycle, results_dir() / name, run_id)
         if not summary:
-            ran = len(decide(cycle, results_dir() / name, run_id))
-            if ran:
+            decisions = decide(cycle, results_dir() / name, run_id)
+            if decisions:
+                done = [d.candidate for d in decisions if d.reason != "not_run"]
                 texts.append(
-                    f"cycle {name}: {ran} of {len(cycle.candidates)} candidates ran "
-                    "in this session; no selection written\n"
+                    f"cycle {name}: {len(done)} of {len(cycle.candidates)} candidates went "
+                    "through every step in this session; no selection written\n"
                 )
             continue
         texts.append(render(summary))

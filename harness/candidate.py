@@ -21,7 +21,7 @@ from .kernel_build import KernelBuild, build_kernel
 from .kernel_source import prepare_source
 from .paths import work_dir
 from .progress import say
-from .results import candidate_dir, update_result
+from .results import StepName, candidate_dir, record_step
 from .stage import Stage
 from .target import Target
 from .userspace import build_userspace, write_initramfs
@@ -106,8 +106,10 @@ def build_candidate(target: Target, spec: CandidateSpec) -> BuiltCandidate:
             _publish(src, out / name)
     sizes = section_sizes(out / "vmlinux")
     axf_bytes = (out / "linux.axf").stat().st_size
-    update_result(
+    record_step(
         out,
+        StepName.BUILD,
+        True,
         candidate=spec.name,
         cycle=spec.cycle,
         image_fingerprint=image_fp.digest,
@@ -116,7 +118,6 @@ def build_candidate(target: Target, spec: CandidateSpec) -> BuiltCandidate:
         image_bytes=(out / "Image").stat().st_size,
         initramfs_bytes=_initramfs_bytes(kernel.folder),
         sections=sizes.as_dict(),
-        built=True,
     )
     say(
         f"{spec.cycle}/{spec.name}: linux.axf {axf_bytes:,} bytes "

@@ -26,7 +26,7 @@ from .profile_cache import CacheEntry, ProfileCache
 from .qemu import BootFailure, QemuSession
 from .qualify import BootReport, icount_boot, qualify_boot
 from .reachable import reachable_syscalls
-from .results import candidate_dir, update_result
+from .results import StepName, candidate_dir, record_step, update_result
 from .symbols import SymbolTable
 from .syscall_prune import (
     NI,
@@ -192,18 +192,17 @@ class CycleRunner:
                 self._record_derivation(name, spec)
             except BaseException as e:  # noqa: BLE001 - re-raised below and on every later ask
                 self._built[name] = e
-                update_result(
+                record_step(
                     self.results(name),
+                    StepName.BUILD,
+                    False,
+                    str(e) or type(e).__name__,
                     candidate=name,
                     cycle=self.cycle.name,
-                    run_id=self.env.run_id,
-                    built=False,
-                    build_error=str(e)[-2000:],
                 )
         got = self._built[name]
         if isinstance(got, BaseException):
             raise got
-        update_result(got.results, run_id=self.env.run_id)
         return got
 
     def _record_derivation(self, name: str, spec: CandidateSpec) -> None:
@@ -266,7 +265,7 @@ class CycleRunner:
                 f"{self.cycle.name}/{name}",
             )
         except BaseException as e:
-            update_result(built.results, booted=False, boot_error=str(e)[-2000:])
+            record_step(built.results, StepName.BOOT, False, str(e) or type(e).__name__)
             raise
         self._live[name] = session
         if self.cycle.regression.metric == "guest_shell_ready_ms" and report_.guest_shell_ready_ms:
@@ -303,7 +302,13 @@ class CycleRunner:
             raise
         finally:
             self.close_sessions(name)
-            update_result(built.results, workload_passed=not failures, workload_failures=failures)
+            record_step(
+                built.results,
+                StepName.WORKLOAD,
+                not failures,
+                "; ".join(failures),
+                workload_failures=failures,
+            )
         return failures
 
     def metric(self, name: str) -> float:
@@ -320,3 +325,45 @@ class CycleRunner:
                 raise KeyError(f"{name}: no guest timestamp for the shell in the console log")
             self._metrics[name] = value
         return self._metrics[name]
+
+    def _checked(self, name: str, step: StepName, check) -> tuple[bool, str]:
+        """Run a check and record its outcome; an error is a failed check, recorded too."""
+        try:
+            ok, detail, facts = check()
+        except BaseException as e:
+            record_step(self.results(name), step, False, f"not checked: {e}")
+            raise
+        record_step(self.results(name), step, ok, detail, **facts)
+        return ok, detail
+
+    def regression(self, name: str) -> tuple[bool, str]:
+        """Is the candidate's regression metric within the rule against the baseline?"""
+        rule = self.cycle.regression
+
+        def check():
+            base = self.metric(self.cycle.baseline)
+            mine = self.metric(name)
+            detail = (
+                f"{rule.metric} {mine:.3f} ms vs baseline {base:.3f} ms "
+                f"(allowed +{rule.tolerance:.0%})"
+            )
+            return rule.allows(base, mine), detail, {f"baseline_{rule.metric}": base}
+
+        return self._checked(name, StepName.REGRESSION, check)
+
+    def enosys_tripwire(self, name: str) -> tuple[bool, str]:
+        """The workload on the pruned kernel, traced: did it call a pruned syscall?"""
+
+        def check():
+            pruned = self.prune(name).pruned
+            entry = self.profile(name, self.cycle.selector)
+            called = json.loads(entry.file("profile.json").read_text())["syscalls"]
+            if not called:
+                return False, "the tripwire trace saw no syscalls at all", {}
+            hit = sorted(
+                f"{pruned[int(nr)]} ({nr}) x{n}" for nr, n in called.items() if int(nr) in pruned
+            )
+            facts = {"enosys_called": hit, "enosys_syscalls_traced": len(called)}
+            return not hit, ", ".join(hit), facts
+
+        return self._checked(name, StepName.ENOSYS, check)

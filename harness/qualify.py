@@ -14,7 +14,7 @@ from pathlib import Path
 
 from .progress import say
 from .qemu import BootTimes, QemuOptions, QemuSession
-from .results import update_result
+from .results import StepName, record_step
 from .target import Target
 
 
@@ -45,7 +45,6 @@ class BootReport:
             "boot_marker_samples_ms": [round(s.boot_marker_ms, 1) for s in self.samples],
             "guest_shell_ready_ms": self.guest_shell_ready_ms,
             "guest_shell_ready_samples_ms": self.guest_samples,
-            "booted": True,
         }
 
 
@@ -82,6 +81,6 @@ def qualify_boot(
         f"{[round(s.shell_ready_ms) for s in report.samples]}), guest "
         f"{report.guest_shell_ready_ms} ms under icount"
     )
-    update_result(out, **report.as_result())
+    record_step(out, StepName.BOOT, True, **report.as_result())
     assert live is not None
     return report, live

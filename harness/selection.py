@@ -13,7 +13,7 @@ from pathlib import Path
 
 from .bloat import compare, symbol_sizes
 from .cycles import CycleDef
-from .results import read_result
+from .results import CandidateRecord, StepName, read_record
 
 FAILURE_REASONS = (
     "failed_build",
@@ -44,33 +44,52 @@ class Decision:
 
     @property
     def qualified(self) -> bool:
-        return self.reason not in (*FAILURE_REASONS, AT_RISK)
+        return self.reason not in (*FAILURE_REASONS, AT_RISK, NOT_RUN)
 
 
-def _failure(r: dict, prunes: bool, is_baseline: bool) -> tuple[str, str] | None:
-    if not r.get("built"):
-        return "failed_build", r.get("build_error", "")[-300:]
-    if not r.get("booted"):
-        return "failed_boot", r.get("boot_error", "")[-300:]
-    if not r.get("workload_passed"):
-        return "failed_workload", ", ".join(r.get("workload_failures", [])) or "not run"
-    if not is_baseline and not r.get("regression_ok"):
-        return "rejected_boot_regression", r.get("regression_detail", "not checked")
-    if prunes and not r.get("enosys_ok"):
-        return "enosys", ", ".join(r.get("enosys_called", [])) or "tripwire not run"
+# The decision when a required step failed.
+STEP_FAILURE = {
+    StepName.BUILD: "failed_build",
+    StepName.BOOT: "failed_boot",
+    StepName.WORKLOAD: "failed_workload",
+    StepName.REGRESSION: "rejected_boot_regression",
+    StepName.ENOSYS: "enosys",
+}
+NOT_RUN = "not_run"  # a required step has no outcome in this run: no selection
+
+
+def required_steps(cycle: CycleDef, name: str) -> list[StepName]:
+    steps = [StepName.BUILD, StepName.BOOT, StepName.WORKLOAD]
+    if name != cycle.baseline:
+        steps.append(StepName.REGRESSION)
+    if cycle.pruning(name) is not None:
+        steps.append(StepName.ENOSYS)
+    return steps
+
+
+def _failure(r: CandidateRecord, steps: list[StepName]) -> tuple[str, str] | None:
+    """The first required step that failed, or that did not run in this run."""
+    for step in steps:
+        outcome = r.steps.get(step)
+        if outcome is None:
+            return NOT_RUN, f"{step.value} did not run"
+        if not outcome.ok:
+            return STEP_FAILURE[step], outcome.detail[-300:]
+    if r.get("linux_axf_bytes") is None:
+        return "failed_build", "no linux.axf size recorded"
     return None
 
 
 def decide(cycle: CycleDef, root: Path, run_id: str) -> list[Decision]:
     decisions = []
     for c in cycle.candidates:
-        r = read_result(root / c.name)
-        if r.get("run_id") != run_id:
+        r = read_record(root / c.name)
+        if r is None or r.run_id != run_id:
             continue  # not part of this run
         prunes = cycle.pruning(c.name) is not None
-        failure = _failure(r, prunes, c.name == cycle.baseline)
+        failure = _failure(r, required_steps(cycle, c.name))
         at_risk = r.get("reachable_pruned") or {}
-        if prunes and "reachable_pruned" not in r:
+        if prunes and r.get("reachable_pruned") is None:
             at_risk = {"(no static scan of the userspace recorded)": []}
         risk = "prunes syscalls the userspace can call: " + ", ".join(sorted(at_risk))
         if failure is None and at_risk and not cycle.accept_at_risk:
@@ -80,7 +99,11 @@ def decide(cycle: CycleDef, root: Path, run_id: str) -> list[Decision]:
                 candidate=c.name,
                 reason=failure[0] if failure else "qualified",
                 detail=failure[1] if failure else ("accepted at risk: " + risk if at_risk else ""),
-                syscalls={k: r[f"syscalls_{k}"] for k in SYSCALL_COUNTS if f"syscalls_{k}" in r}
+                syscalls={
+                    k: r.get(f"syscalls_{k}")
+                    for k in SYSCALL_COUNTS
+                    if r.get(f"syscalls_{k}") is not None
+                }
                 | ({"reachable_pruned": len(at_risk)} if prunes else {}),
                 linux_axf_bytes=r.get("linux_axf_bytes"),
                 shell_ready_ms=r.get("shell_ready_ms"),
@@ -149,7 +172,7 @@ def write_summary(cycle: CycleDef, root: Path, run_id: str) -> dict | None:
     summary with a choice among the few it saw.
     """
     decisions = decide(cycle, root, run_id)
-    if len(decisions) < len(cycle.candidates):
+    if len(decisions) < len(cycle.candidates) or any(d.reason == NOT_RUN for d in decisions):
         return None
     _add_bloat(decisions, root, cycle.baseline)
     selected = next((d.candidate for d in decisions if d.reason == "selected"), None)

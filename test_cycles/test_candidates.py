@@ -7,12 +7,9 @@ conftest.py then picks the smallest qualifying linux.axf.
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
 from harness.qemu import BootFailure
-from harness.results import update_result
 from harness.syscall_prune import NI
 from harness.syscall_table import parse_syscall_table, syscall_names
 
@@ -45,20 +42,7 @@ def test_workload(cycle_runners, candidate, record_property):
 
 def test_no_regression(cycle_runners, derived_candidate, record_property):
     cycle, name = derived_candidate
-    runner = cycle_runners[cycle]
-    rule = runner.cycle.regression
-    base = runner.metric(runner.cycle.baseline)
-    mine = runner.metric(name)
-    ok = rule.allows(base, mine)
-    detail = (
-        f"{rule.metric} {mine:.3f} ms vs baseline {base:.3f} ms (allowed +{rule.tolerance:.0%})"
-    )
-    update_result(
-        runner.results(name),
-        regression_ok=ok,
-        regression_detail=detail,
-        **{f"baseline_{rule.metric}": base},
-    )
+    ok, detail = cycle_runners[cycle].regression(name)
     record_property("regression", detail)
     assert ok, f"{cycle}/{name} boots slower: {detail}"
 
@@ -66,20 +50,9 @@ def test_no_regression(cycle_runners, derived_candidate, record_property):
 def test_enosys_tripwire(cycle_runners, pruned_candidate, record_property):
     """Run the workload on the pruned kernel, traced: no pruned syscall may be called."""
     cycle, name = pruned_candidate
-    runner = cycle_runners[cycle]
-    pruned = runner.prune(name).pruned
-    entry = runner.profile(name, runner.cycle.selector)
-    called = json.loads(entry.file("profile.json").read_text())["syscalls"]
-    hit = sorted(f"{pruned[int(nr)]} ({nr}) x{n}" for nr, n in called.items() if int(nr) in pruned)
-    update_result(
-        runner.results(name),
-        enosys_ok=not hit,
-        enosys_called=hit,
-        enosys_syscalls_traced=len(called),
-    )
-    record_property("enosys_called", ", ".join(hit) or "none")
-    assert called, "the tripwire trace saw no syscalls at all"
-    assert not hit, f"{cycle}/{name} called pruned syscalls (they return -ENOSYS): {', '.join(hit)}"
+    ok, detail = cycle_runners[cycle].enosys_tripwire(name)
+    record_property("enosys_called", detail or "none")
+    assert ok, f"{cycle}/{name}: {detail} (pruned syscalls return -ENOSYS)"
 
 
 # Shell commands that make one syscall the workload does not: a person types

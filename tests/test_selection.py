@@ -18,17 +18,24 @@ CYCLE = CycleDef(
         CandidateDef("prune", base="trim", prune_syscalls=True),
     ],
 )
+ALL_STEPS = ("build", "boot", "workload", "regression", "enosys")
 GOOD = dict(
     run_id=RUN,
-    built=True,
-    booted=True,
-    workload_passed=True,
-    regression_ok=True,
-    enosys_ok=True,
+    steps={step: {"ok": True, "detail": ""} for step in ALL_STEPS},
     shell_ready_ms=400.0,
     guest_shell_ready_ms=61.0,
     reachable_pruned={},
 )
+
+
+def failed(step, detail="", **facts):
+    """GOOD with one step failed."""
+    steps = dict(GOOD["steps"]) | {step: {"ok": False, "detail": detail}}
+    return {"steps": steps, **facts}
+
+
+def missing(step):
+    return {"steps": {k: v for k, v in GOOD["steps"].items() if k != step}}
 
 
 def write_results(root, **per):
@@ -59,11 +66,11 @@ def test_smallest_qualified_is_selected(tmp_path):
 @pytest.mark.parametrize(
     "broken,reason",
     [
-        ({"built": False}, "failed_build"),
-        ({"booted": False}, "failed_boot"),
-        ({"workload_passed": False, "workload_failures": ["uname"]}, "failed_workload"),
-        ({"regression_ok": False}, "rejected_boot_regression"),
-        ({"enosys_ok": False, "enosys_called": ["lseek (19) x1"]}, "enosys"),
+        (failed("build", "make exited 2"), "failed_build"),
+        (failed("boot", "timeout"), "failed_boot"),
+        (failed("workload", "uname: exited 1"), "failed_workload"),
+        (failed("regression", "61.9 vs 60"), "rejected_boot_regression"),
+        (failed("enosys", "lseek (19) x1"), "enosys"),
     ],
 )
 def test_each_failure_reason(tmp_path, broken, reason):
@@ -103,8 +110,7 @@ def test_summary_files_and_selected_copy(tmp_path):
     write_results(
         tmp_path,
         baseline=GOOD | {"linux_axf_bytes": 300},
-        trim=GOOD
-        | {"linux_axf_bytes": 200, "regression_ok": False, "regression_detail": "61.9 vs 60"},
+        trim=GOOD | {"linux_axf_bytes": 200} | failed("regression", "61.9 vs 60"),
         prune=GOOD | {"linux_axf_bytes": 150},
     )
     summary = write_summary(CYCLE, tmp_path, RUN)
@@ -217,3 +223,52 @@ def test_cycle_candidate_from_unknown(write):
     )
     with pytest.raises(ConfigError, match="derives from 'nowhere'"):
         load_cycles(p)
+
+
+def test_a_step_missing_from_this_run_means_no_selection(tmp_path):
+    """Build tests alone (or a step that never ran) must not turn into a selection."""
+    write_results(
+        tmp_path,
+        baseline=GOOD | {"linux_axf_bytes": 300},
+        trim=GOOD | {"linux_axf_bytes": 200},
+        prune=GOOD | {"linux_axf_bytes": 150} | missing("boot"),
+    )
+    d = {x.candidate: x for x in decide(CYCLE, tmp_path, RUN)}
+    assert d["prune"].reason == "not_run" and d["prune"].detail == "boot did not run"
+    assert write_summary(CYCLE, tmp_path, RUN) is None
+    assert not (tmp_path / "selected").exists()
+
+
+def test_qualified_in_run_1_failing_in_run_2_is_not_selected(tmp_path, monkeypatch):
+    """The record is written afresh by each run: nothing of run 1 stands in run 2."""
+    from harness.results import StepName, candidate_dir, record_step, update_result
+
+    monkeypatch.setenv("KQUAL_RESULTS", str(tmp_path))
+    root = tmp_path / "c"
+
+    def run(run_id, prune_boots: bool, prune_workload: bool | None):
+        monkeypatch.setenv("KQUAL_RUN_ID", run_id)
+        for name, size in (("baseline", 300), ("trim", 200), ("prune", 150)):
+            folder = candidate_dir("c", name)
+            (folder / "linux.axf").write_bytes(b"x" * size)
+            record_step(folder, StepName.BUILD, True, linux_axf_bytes=size, reachable_pruned={})
+            booted = prune_boots or name != "prune"
+            record_step(folder, StepName.BOOT, booted, "" if booted else "no shell within 60s")
+            if not booted:
+                continue  # what a raising boot leaves: no workload outcome at all
+            ok = prune_workload if name == "prune" else True
+            if ok is not None:
+                record_step(folder, StepName.WORKLOAD, ok, "" if ok else "uname: exited 1")
+            for step in (StepName.REGRESSION, StepName.ENOSYS):
+                record_step(folder, step, True)
+            update_result(folder, guest_shell_ready_ms=60.0)
+        return {d.candidate: d.reason for d in decide(CYCLE, root, run_id)}
+
+    assert run("run-1", True, True)["prune"] == "selected"
+    assert run("run-2", False, None) == {
+        "baseline": "larger_than_selected",
+        "trim": "selected",
+        "prune": "failed_boot",
+    }
+    assert run("run-3", True, False)["prune"] == "failed_workload"
+    assert json.loads((root / "prune" / "result.json").read_text())["run_id"] == "run-3"
