@@ -7,6 +7,7 @@ script too.
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 import time
@@ -17,19 +18,28 @@ from _pytest.junitxml import xml_key
 
 from harness.candidate import CandidateSpec, build_candidate
 from harness.cycle_run import CycleRunner, Environment
-from harness.cycles import load_cycles
 from harness.errors import KqualError
 from harness.paths import cache_dir, resolve, results_dir
 from harness.profile import get_profile
 from harness.profile_cache import ProfileCache
 from harness.progress import set_writer
 from harness.selection import decide, render, write_summary
-from harness.target import default_target_path, load_target
-from harness.trace_collect import load_selectors
-from harness.workload import load_workload
+from harness.settings import Settings, load_settings
+from harness.target import default_target_path
 
 DEFAULT_WORKLOAD = "configs/workload.yaml"
 _SUMMARIES = pytest.StashKey[list]()
+_SETTINGS = pytest.StashKey[Settings]()
+
+
+def _at_least_one(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -44,14 +54,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     g.addoption(
         "--boots",
-        type=int,
+        type=_at_least_one,
         default=None,
         help="wall-clock boots per candidate (default: the target's boot.boots, or the "
         "cycle's regression.boots)",
     )
     g.addoption(
         "--icount-boots",
-        type=int,
+        type=_at_least_one,
         default=1,
         help="boots under -icount for the deterministic guest-time figure",
     )
@@ -73,10 +83,26 @@ def _workload_path(config: pytest.Config) -> Path:
     return resolve(config.getoption("--workload"))
 
 
+def _settings(config: pytest.Config) -> Settings:
+    return config.stash[_SETTINGS]
+
+
 def pytest_configure(config: pytest.Config) -> None:
     # One id for the whole run, shared with xdist workers through the environment,
     # so the selection reads only results this run wrote.
     os.environ.setdefault("KQUAL_RUN_ID", f"{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}")
+    # Every input is checked before anything runs (--collect-only too).
+    target = config.getoption("--target")
+    try:
+        config.stash[_SETTINGS] = load_settings(
+            resolve(target) if target else default_target_path(),
+            _workload_path(config),
+            config.getoption("--keep-syscall"),
+            config.getoption("--boots"),
+            config.getoption("--icount-boots"),
+        )
+    except KqualError as e:
+        raise pytest.UsageError(str(e)) from None
     capman = config.pluginmanager.getplugin("capturemanager")
     if capman is not None:
 
@@ -115,9 +141,8 @@ CANDIDATE_PARAMS = {
 
 
 def _cycle_params(metafunc: pytest.Metafunc, argname: str, keep) -> None:
-    cycles = load_cycles()
     params = []
-    for cycle in cycles.values():
+    for cycle in _settings(metafunc.config).cycles.values():
         for c in cycle.candidates:
             if keep(cycle, c):
                 group = pytest.mark.xdist_group(f"{cycle.name}-{c.name}")
@@ -132,32 +157,33 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         if argname in metafunc.fixturenames:
             _cycle_params(metafunc, argname, keep)
     if "workload_step" in metafunc.fixturenames:
-        try:
-            steps = load_workload(_workload_path(metafunc.config)).steps
-        except KqualError as e:
-            raise pytest.UsageError(str(e)) from None
+        steps = _settings(metafunc.config).workload.steps
         metafunc.parametrize("workload_step", steps, ids=[s.label for s in steps])
 
 
 @pytest.fixture(scope="session")
-def target(pytestconfig: pytest.Config):
-    path = pytestconfig.getoption("--target")
-    return load_target(resolve(path) if path else default_target_path())
+def settings(pytestconfig: pytest.Config) -> Settings:
+    return _settings(pytestconfig)
 
 
 @pytest.fixture(scope="session")
-def workload(pytestconfig: pytest.Config):
-    return load_workload(_workload_path(pytestconfig))
+def target(settings):
+    return settings.target
 
 
 @pytest.fixture(scope="session")
-def boots(pytestconfig: pytest.Config, target) -> int:
-    return pytestconfig.getoption("--boots") or target.boot.boots
+def workload(settings):
+    return settings.workload
 
 
 @pytest.fixture(scope="session")
-def icount_boots(pytestconfig: pytest.Config) -> int:
-    return pytestconfig.getoption("--icount-boots")
+def boots(settings) -> int:
+    return settings.boots or settings.target.boot.boots
+
+
+@pytest.fixture(scope="session")
+def icount_boots(settings) -> int:
+    return settings.icount_boots
 
 
 @pytest.fixture(scope="session")
@@ -173,8 +199,8 @@ def profile_cache(pytestconfig: pytest.Config) -> ProfileCache:
 
 
 @pytest.fixture(scope="session")
-def selectors():
-    return load_selectors()
+def selectors(settings):
+    return settings.selectors
 
 
 @pytest.fixture(scope="session")
@@ -193,19 +219,19 @@ def baseline_profile(target, baseline, workload, selectors, profile_cache):
 
 
 @pytest.fixture(scope="session")
-def cycle_runners(pytestconfig, target, workload, profile_cache, selectors):
+def cycle_runners(settings, profile_cache):
     """cycle name -> CycleRunner; live QEMU sessions are closed at the end."""
     env = Environment(
-        target,
-        workload,
+        settings.target,
+        settings.workload,
         profile_cache,
-        selectors,
+        settings.selectors,
         os.environ["KQUAL_RUN_ID"],
-        pytestconfig.getoption("--keep-syscall"),
-        boots=pytestconfig.getoption("--boots"),
-        icount_boots=pytestconfig.getoption("--icount-boots"),
+        settings.keep_extra,
+        boots=settings.boots,
+        icount_boots=settings.icount_boots,
     )
-    runners = {name: CycleRunner(env, cycle) for name, cycle in load_cycles().items()}
+    runners = {name: CycleRunner(env, cycle) for name, cycle in settings.cycles.items()}
     yield runners
     for r in runners.values():
         r.close_sessions()
@@ -218,10 +244,9 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         return
     run_id = os.environ.get("KQUAL_RUN_ID", "")
     texts = []
-    try:
-        cycles = load_cycles()
-    except KqualError:
+    if _SETTINGS not in session.config.stash:
         return
+    cycles = _settings(session.config).cycles
     xml = session.config.stash.get(xml_key, None)
     for name, cycle in cycles.items():
         summary = write_summary(cycle, results_dir() / name, run_id)
@@ -258,7 +283,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Run each candidate's tests together, in cycle order: one live machine at a time."""
     order = {}
-    for cycle in load_cycles().values():
+    for cycle in _settings(config).cycles.values():
         for i, c in enumerate(cycle.candidates):
             order[(cycle.name, c.name)] = (cycle.name, i)
     keyed = [(order.get(_candidate_of(it)), n, it) for n, it in enumerate(items)]

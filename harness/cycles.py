@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -10,13 +12,18 @@ from .paths import ROOT, resolve
 from .yamlschema import bind, load_yaml
 
 DEFAULT_CYCLES = ROOT / "configs" / "cycles.yaml"
+_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
+
+
+# The regression metrics kqual measures (deterministic under -icount).
+METRICS = ("guest_shell_ready_ms",)
 
 
 @dataclass
 class RegressionRule:
-    metric: str = "guest_shell_ready_ms"
-    boots: int = 3
-    tolerance: float = 0.02
+    metric: str = field(default="guest_shell_ready_ms", metadata={"choices": METRICS})
+    boots: int = field(default=3, metadata={"min": 1})
+    tolerance: float = field(default=0.02, metadata={"min": 0})
 
     def allows(self, baseline: float, candidate: float) -> bool:
         return candidate <= baseline * (1 + self.tolerance)
@@ -79,15 +86,46 @@ class _CyclesFile:
     cycles: dict[str, CycleDef]
 
 
-def load_cycles(path: Path = DEFAULT_CYCLES) -> dict[str, CycleDef]:
+def load_cycles(
+    path: Path = DEFAULT_CYCLES, selectors: Collection[str] | None = None
+) -> dict[str, CycleDef]:
+    """Cycles, checked: names, derivations, files, and (given) the trace selectors."""
     data = load_yaml(path)
+    if not isinstance(data, dict):
+        raise ConfigError(path, getattr(data, "line", None), "expected a mapping with 'cycles:'")
     cycles = bind(_CyclesFile, data, path).cycles
+    if not cycles:
+        raise ConfigError(path, data.key_lines.get("cycles"), "no cycles declared")
     for name, cycle in cycles.items():
         cycle.name = name
         line = data["cycles"].key_lines.get(name)
+        raw = data["cycles"][name]
         names = [c.name for c in cycle.candidates]
+        item_lines = getattr(raw.get("candidates"), "item_lines", [line] * len(names))
         if not names:
             raise ConfigError(path, line, f"cycle '{name}' has no candidates")
+        for i, n in enumerate(names):
+            if not _NAME.match(n):
+                raise ConfigError(
+                    path,
+                    item_lines[i],
+                    f"candidate name {n!r} may only hold letters, digits, _ . -",
+                )
+            if n in names[:i]:
+                first = item_lines[names.index(n)]
+                raise ConfigError(
+                    path,
+                    item_lines[i],
+                    f"cycle '{name}': candidate '{n}' already declared on line {first}",
+                )
+        for key in ("selector", "trim_selector"):
+            if selectors is not None and getattr(cycle, key) not in selectors:
+                raise ConfigError(
+                    path,
+                    raw.key_lines.get(key, line),
+                    f"cycle '{name}': {key} '{getattr(cycle, key)}' is not a selector of "
+                    f"configs/trace.yaml (known: {', '.join(selectors)})",
+                )
         if cycle.candidates[0].base:
             raise ConfigError(
                 path,
@@ -99,7 +137,7 @@ def load_cycles(path: Path = DEFAULT_CYCLES) -> dict[str, CycleDef]:
             if c.base and c.base not in names[:i]:
                 raise ConfigError(
                     path,
-                    line,
+                    item_lines[i],
                     f"cycle '{name}': candidate '{c.name}' derives "
                     f"from '{c.base}', which is not listed before it",
                 )

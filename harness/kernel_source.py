@@ -7,6 +7,7 @@ xdist workers wait for one extraction instead of racing.
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -15,11 +16,12 @@ from pathlib import Path
 
 from filelock import FileLock
 
+from .errors import KqualError
 from .fingerprint import Fingerprint
 from .patches import apply_series
-from .paths import work_dir
+from .paths import cache_dir, work_dir
 from .progress import say
-from .runner import run_logged
+from .runner import require_tool, run_logged
 from .stage import Stage
 from .target import Target
 
@@ -87,3 +89,34 @@ def prepare_source(target: Target, log_dir: Path) -> KernelSource:
         tree, kernel_version(tree), fp, int(target.source_tarball.stat().st_mtime)
     )
     return _prepared[fp.digest]
+
+
+def source_syscall_table(target: Target) -> Path:
+    """The kernel's syscall.tbl without preparing the tree (for checks before any build).
+
+    The prepared tree's table when it exists; else the tarball's, extracted
+    once into the cache (about 10 s), keyed like the tree.
+    """
+    fp = source_fingerprint(target)
+    root = work_dir() / "src" / f"linux-{fp.short}"
+    prepared = root / "tree" / "arch" / "arm" / "tools" / "syscall.tbl"
+    if Stage("kernel source", root, fp, [prepared]).up_to_date():
+        return prepared
+    cached = cache_dir() / "syscall-tables" / f"{fp.short}.tbl"
+    if cached.exists():
+        return cached
+    cached.parent.mkdir(parents=True, exist_ok=True)
+    require_tool("tar")
+    out = subprocess.run(
+        ["tar", "-xOf", target.source_tarball, "--wildcards", "*/arch/arm/tools/syscall.tbl"],
+        capture_output=True,
+    )
+    if out.returncode != 0 or not out.stdout:
+        raise KqualError(
+            f"{target.source_tarball}: no arch/arm/tools/syscall.tbl in it "
+            f"({out.stderr.decode(errors='replace').strip()[:200]}); is it a Linux source tarball?"
+        )
+    tmp = cached.with_name(f".{cached.name}.{os.getpid()}.tmp")
+    tmp.write_bytes(out.stdout)
+    os.replace(tmp, cached)
+    return cached

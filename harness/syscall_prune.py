@@ -27,8 +27,19 @@ class _KeepFile:
     keep: dict[str, str]
 
 
-def load_keep(path: Path) -> dict[str, str]:
-    return bind(_KeepFile, load_yaml(path), path).keep
+def load_keep(path: Path, entries: list[SyscallEntry] | None = None) -> dict[str, str]:
+    """The keep list; given the syscall table, every name is checked against it."""
+    data = load_yaml(path)
+    keep = bind(_KeepFile, data, path).keep
+    if entries is not None:
+        known = {e.name for e in entries}
+        lines = data["keep"].key_lines if isinstance(data.get("keep"), dict) else {}
+        for name in keep:
+            if name not in known:
+                raise ConfigError(
+                    path, lines.get(name), f"'{name}' is not a syscall of this kernel's syscall.tbl"
+                )
+    return keep
 
 
 # The entry point patches/linux gives pruned entries: it prints a notice, then

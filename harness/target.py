@@ -8,11 +8,14 @@ that file, or passing another one with --target / KQUAL_TARGET.
 from __future__ import annotations
 
 import os
+import subprocess
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 
 from .errors import ConfigError
 from .paths import ROOT, resolve
+from .runner import require_tool
 from .yamlschema import bind, load_yaml
 
 
@@ -53,11 +56,11 @@ class UartSpec:
 
 @dataclass
 class BootSpec:
-    marker: str = "Linux for Cortex-M"
-    prompt: str = "/ # "
-    boot_timeout_s: float = 60.0
-    step_timeout_s: float = 15.0
-    boots: int = 3
+    marker: str = field(default="Linux for Cortex-M", metadata={"nonempty": True})
+    prompt: str = field(default="/ # ", metadata={"nonempty": True})
+    boot_timeout_s: float = field(default=60.0, metadata={"above": 0})
+    step_timeout_s: float = field(default=15.0, metadata={"above": 0})
+    boots: int = field(default=3, metadata={"min": 1})
 
 
 @dataclass
@@ -161,6 +164,33 @@ def load_target(path: Path | None = None) -> Target:
             f"'memory.load_address' {mem.load_address:#x} is outside RAM "
             f"{mem.ram_base:#x}+{mem.ram_size:#x}",
         )
-    if target.boot.boots < 1:
-        raise ConfigError(path, _line(data, "boot.boots"), "'boot.boots' must be at least 1")
+    machines, cpus = qemu_choices(target.qemu.binary)
+    for key, value, known in (
+        ("qemu.machine", target.qemu.machine, machines),
+        ("qemu.cpu", target.qemu.cpu, cpus),
+    ):
+        if value not in known:
+            near = ", ".join(sorted(k for k in known if k.startswith(value.split("-")[0]))[:8])
+            raise ConfigError(
+                path,
+                _line(data, key),
+                f"'{key}' {value!r} is not known to {target.qemu.binary}"
+                + (f" (similar: {near})" if near else ""),
+            )
     return target
+
+
+@cache
+def qemu_choices(binary: str) -> tuple[frozenset[str], frozenset[str]]:
+    """Machine and CPU names the installed QEMU knows, asked once per process."""
+    require_tool(binary)
+
+    def names(flag: str) -> frozenset[str]:
+        out = subprocess.run([binary, flag, "help"], capture_output=True, text=True, timeout=30)
+        lines = out.stdout.splitlines()[1:]
+        return frozenset(line.split()[0] for line in lines if line.strip() and line[0] != " ")
+
+    machines = names("-machine")
+    out = subprocess.run([binary, "-cpu", "help"], capture_output=True, text=True, timeout=30)
+    cpus = frozenset(line.split()[0] for line in out.stdout.splitlines()[1:] if line.strip())
+    return machines, cpus

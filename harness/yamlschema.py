@@ -34,6 +34,18 @@ class LocatedList(list):
 
 class _Loader(yaml.SafeLoader):
     def construct_mapping(self, node, deep=False):  # type: ignore[override]
+        seen: dict[object, int] = {}
+        for key_node, _ in node.value:
+            key = getattr(key_node, "value", None)
+            line = key_node.start_mark.line + 1
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None,
+                    None,
+                    f"duplicate key '{key}' (first on line {seen[key]})",
+                    key_node.start_mark,
+                )
+            seen[key] = line
         mapping = Located(super().construct_mapping(node, deep=True))
         mapping.line = node.start_mark.line + 1
         mapping.key_lines = {
@@ -52,12 +64,28 @@ _Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _Loader.
 _Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _Loader.construct_sequence)
 
 
-def load_yaml(path: Path) -> Any:
-    """Parse a YAML file; a syntax error becomes a ConfigError with its line."""
+def read_text(path: Path) -> str:
+    """A config file's text; a missing or non-UTF-8 file is a ConfigError."""
     try:
-        text = Path(path).read_text()
+        raw = Path(path).read_bytes()
     except FileNotFoundError:
         raise ConfigError(path, None, "file not found") from None
+    except IsADirectoryError:
+        raise ConfigError(path, None, "is a folder, not a file") from None
+    except OSError as e:
+        raise ConfigError(path, None, f"cannot read: {e.strerror}") from None
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = raw[: e.start].count(b"\n") + 1
+        raise ConfigError(
+            path, line, f"not UTF-8 text (byte {raw[e.start]:#04x}); save the file as UTF-8"
+        ) from None
+
+
+def load_yaml(path: Path) -> Any:
+    """Parse a YAML file; a syntax error becomes a ConfigError with its line."""
+    text = read_text(path)
     try:
         return yaml.load(text, Loader=_Loader)  # noqa: S506 - SafeLoader subclass
     except yaml.MarkedYAMLError as e:
@@ -158,9 +186,29 @@ def _bind_dataclass(cls: Any, data: dict, path: Path, where: str) -> Any:
     for key, f in fields.items():
         if key in data:
             kwargs[f.name] = _convert(hints[f.name], data[key], path, prefix + key, klines.get(key))
+            _check_limits(f, kwargs[f.name], path, prefix + key, klines.get(key))
         elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
             raise ConfigError(path, getattr(data, "line", None), f"missing key '{prefix}{key}'")
     return cls(**kwargs)
+
+
+def _check_limits(f: dataclasses.Field, value: Any, path: Path, key: str, line: int | None) -> None:
+    """Field metadata: "min" (value >= it), "above" (value > it), "choices"."""
+    meta = f.metadata
+    if "min" in meta and value < meta["min"]:
+        raise ConfigError(path, line, f"'{key}' must be at least {meta['min']}, not {value!r}")
+    if "above" in meta and value <= meta["above"]:
+        raise ConfigError(
+            path, line, f"'{key}' must be greater than {meta['above']}, not {value!r}"
+        )
+    if meta.get("nonempty") and not str(value).strip():
+        raise ConfigError(path, line, f"'{key}' must not be empty")
+    if "choices" in meta and value not in meta["choices"]:
+        raise ConfigError(
+            path,
+            line,
+            f"'{key}' must be one of {', '.join(map(str, meta['choices']))}, not {value!r}",
+        )
 
 
 def load(cls: type[T], path: Path) -> T:

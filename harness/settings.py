@@ -1,0 +1,61 @@
+"""Every input of a run, read and checked once, before anything is built.
+
+A bad config file or option must fail at collection, in seconds, with the
+file, line and key, not after a kernel build as a failed candidate. pytest
+turns the ConfigError raised here into a usage error (exit status 4).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .cycles import CycleDef, load_cycles
+from .errors import ConfigError
+from .initramfs import load_spec
+from .kernel_source import source_syscall_table
+from .paths import resolve
+from .runner import require_tool
+from .syscall_prune import load_keep, resolve_names
+from .syscall_table import parse_syscall_table
+from .target import Target, load_target
+from .trace_collect import Selector, load_selectors
+from .workload import Workload, load_workload
+
+
+@dataclass
+class Settings:
+    target: Target
+    cycles: dict[str, CycleDef]
+    workload: Workload
+    selectors: dict[str, Selector]
+    keep_extra: list[str] = field(default_factory=list)
+    boots: int | None = None
+    icount_boots: int = 1
+
+
+def load_settings(
+    target_path: Path,
+    workload_path: Path,
+    keep_extra: list[str] | None = None,
+    boots: int | None = None,
+    icount_boots: int = 1,
+) -> Settings:
+    """Read and cross-check target, cycles, workload, selectors, keep lists and options."""
+    if boots is not None and boots < 1:
+        raise ConfigError("--boots", None, f"must be at least 1, not {boots}")
+    if icount_boots < 1:
+        raise ConfigError("--icount-boots", None, f"must be at least 1, not {icount_boots}")
+    target = load_target(target_path)
+    require_tool(target.toolchain_prefix + "gcc")
+    load_spec(target.initramfs_spec)
+    selectors = load_selectors()
+    cycles = load_cycles(selectors=selectors)
+    workload = load_workload(workload_path)
+    extra = list(keep_extra or [])
+    if extra or any(c.pruning(x.name) for c in cycles.values() for x in c.candidates):
+        entries = parse_syscall_table(source_syscall_table(target))
+        resolve_names(entries, extra, "--keep-syscall")
+        for cycle in cycles.values():
+            load_keep(resolve(cycle.syscall_keep), entries)
+    return Settings(target, cycles, workload, selectors, extra, boots, icount_boots)
