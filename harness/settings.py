@@ -14,12 +14,12 @@ from .cycles import CycleDef, load_cycles
 from .errors import ConfigError
 from .initramfs import load_spec
 from .kernel_source import source_syscall_table
-from .paths import resolve
+from .paths import ROOT, resolve
 from .runner import require_tool
 from .syscall_prune import load_keep, resolve_names
 from .syscall_table import parse_syscall_table
-from .target import Target, load_target
-from .trace_collect import Selector, load_selectors
+from .target import Target, load_target, qemu_debug_items
+from .trace_collect import Selector, check_debug_items, load_selectors
 from .workload import Workload, load_workload
 
 
@@ -40,8 +40,12 @@ def load_settings(
     keep_extra: list[str] | None = None,
     boots: int | None = None,
     icount_boots: int = 1,
+    configs: Path = ROOT / "configs",
 ) -> Settings:
-    """Read and cross-check target, cycles, workload, selectors, keep lists and options."""
+    """Read and cross-check target, cycles, workload, selectors, keep lists and options.
+
+    `configs` holds cycles.yaml and trace.yaml.
+    """
     if boots is not None and boots < 1:
         raise ConfigError("--boots", None, f"must be at least 1, not {boots}")
     if icount_boots < 1:
@@ -49,8 +53,9 @@ def load_settings(
     target = load_target(target_path)
     require_tool(target.toolchain_prefix + "gcc")
     load_spec(target.initramfs_spec)
-    selectors = load_selectors()
-    cycles = load_cycles(selectors=selectors)
+    selectors = load_selectors(configs / "trace.yaml")
+    check_debug_items(selectors, configs / "trace.yaml", qemu_debug_items(target.qemu.binary))
+    cycles = load_cycles(configs / "cycles.yaml", selectors=selectors)
     workload = load_workload(workload_path)
     extra = list(keep_extra or [])
     if extra or any(c.pruning(x.name) for c in cycles.values() for x in c.candidates):

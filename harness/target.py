@@ -194,3 +194,11 @@ def qemu_choices(binary: str) -> tuple[frozenset[str], frozenset[str]]:
     out = subprocess.run([binary, "-cpu", "help"], capture_output=True, text=True, timeout=30)
     cpus = frozenset(line.split()[0] for line in out.stdout.splitlines()[1:] if line.strip())
     return machines, cpus
+
+
+@cache
+def qemu_debug_items(binary: str) -> frozenset[str]:
+    """The -d log items the installed QEMU knows."""
+    require_tool(binary)
+    out = subprocess.run([binary, "-d", "help"], capture_output=True, text=True, timeout=30)
+    return frozenset(line.split()[0] for line in out.stdout.splitlines()[1:] if line.strip())

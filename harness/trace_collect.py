@@ -12,6 +12,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from .errors import ConfigError
 from .fingerprint import tool_version
 from .paths import ROOT
 from .progress import say
@@ -36,7 +37,26 @@ class SelectorFile:
 
 
 def load_selectors(path: Path = DEFAULT_SELECTORS) -> dict[str, Selector]:
-    return load(SelectorFile, path).selectors
+    selectors = load(SelectorFile, path).selectors
+    if not selectors:
+        raise ConfigError(path, None, "'selectors' is empty: name at least one trace selector")
+    for name, sel in selectors.items():
+        if not sel.debug.strip():
+            raise ConfigError(path, None, f"selector '{name}': 'debug' is empty")
+    return selectors
+
+
+def check_debug_items(selectors: dict[str, Selector], path: Path, known: frozenset[str]) -> None:
+    """Every -d item a selector asks for must be one the installed QEMU logs."""
+    for name, sel in selectors.items():
+        bad = [i for i in sel.debug.split(",") if i.strip() not in known]
+        if bad:
+            raise ConfigError(
+                path,
+                None,
+                f"selector '{name}': QEMU has no -d item {', '.join(map(repr, bad))} "
+                "(see 'qemu-system-arm -d help')",
+            )
 
 
 @dataclass

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import ConfigError
-from .yamlschema import LocatedList, bind, load_yaml
+from .yamlschema import LocatedList, bind, load_yaml, read_text
 
 _LABEL = re.compile(r"^[A-Za-z0-9_.-]+$")
 
@@ -24,8 +24,8 @@ class Step:
     label: str
     command: str
     expect: str
-    exit_status: int | None = 0
-    timeout_s: float | None = None
+    exit_status: int | None = field(default=0, metadata={"min": 0})
+    timeout_s: float | None = field(default=None, metadata={"above": 0})
     line: int = field(default=0, compare=False)
 
     @property
@@ -114,7 +114,7 @@ def load_workload(path: Path) -> Workload:
         raw = path.read_bytes()
     except FileNotFoundError:
         raise ConfigError(path, None, "workload file not found") from None
-    text = raw.decode(errors="replace")
+    text = read_text(path)
     steps = parse_yaml(path) if path.suffix in (".yaml", ".yml") else parse_lines(text, path)
     if not steps:
         raise ConfigError(path, None, "the workload has no steps")

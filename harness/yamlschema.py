@@ -195,6 +195,8 @@ def _bind_dataclass(cls: Any, data: dict, path: Path, where: str) -> Any:
 def _check_limits(f: dataclasses.Field, value: Any, path: Path, key: str, line: int | None) -> None:
     """Field metadata: "min" (value >= it), "above" (value > it), "choices"."""
     meta = f.metadata
+    if value is None:
+        return  # an optional field left empty
     if "min" in meta and value < meta["min"]:
         raise ConfigError(path, line, f"'{key}' must be at least {meta['min']}, not {value!r}")
     if "above" in meta and value <= meta["above"]:

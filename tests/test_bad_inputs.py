@@ -1,0 +1,706 @@
+"""The bad-input corpus: every config file and option, broken the ways people break them.
+
+Each case edits a copy of configs/ (or passes a bad option) and checks
+that loading the run's settings fails with a ConfigError that names the file
+(or option) and the key, and that nothing was built or cached. A few cases
+run pytest itself, to check the user sees a usage error (exit 4) and no
+traceback.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from harness.errors import ConfigError, KqualError
+from harness.kernel_source import source_syscall_table
+from harness.settings import load_settings
+from harness.target import load_target
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass
+class Case:
+    id: str
+    file: str  # file under the configs copy to change, or "" for options only
+    change: object  # new text, a (old, new) replacement, or bytes
+    message: str  # a regex the error must match
+    where: str  # what the error must name: a file name or an option
+    options: dict | None = None
+
+
+def sub(old: str, new: str) -> tuple[str, str]:
+    return (old, new)
+
+
+TARGET = [
+    Case(
+        "target-malformed",
+        "target.yaml",
+        sub("qemu:\n", "qemu:\n\t"),
+        "malformed YAML",
+        "target.yaml",
+    ),
+    Case("target-empty", "target.yaml", "", "file is empty", "target.yaml"),
+    Case("target-not-utf8", "target.yaml", b"name: \xff\xfe\n", "not UTF-8", "target.yaml"),
+    Case(
+        "target-unknown-key",
+        "target.yaml",
+        sub("name: ", "nmae: x\nname: "),
+        "unknown key 'nmae'",
+        "target.yaml",
+    ),
+    Case(
+        "target-unknown-nested",
+        "target.yaml",
+        sub("  cpu: cortex-m3", "  cpu: cortex-m3\n  machin: x"),
+        "unknown key 'qemu.machin'",
+        "target.yaml",
+    ),
+    Case(
+        "target-boots-string",
+        "target.yaml",
+        sub("boots: 3", "boots: three"),
+        "'boot.boots' must be an integer",
+        "target.yaml",
+    ),
+    Case(
+        "target-boots-zero",
+        "target.yaml",
+        sub("boots: 3", "boots: 0"),
+        "'boot.boots' must be at least 1",
+        "target.yaml",
+    ),
+    Case(
+        "target-boot-timeout-negative",
+        "target.yaml",
+        sub("boot_timeout_s: 60", "boot_timeout_s: -5"),
+        "'boot.boot_timeout_s' must be greater than 0",
+        "target.yaml",
+    ),
+    Case(
+        "target-step-timeout-zero",
+        "target.yaml",
+        sub("step_timeout_s: 15", "step_timeout_s: 0"),
+        "'boot.step_timeout_s' must be greater than 0",
+        "target.yaml",
+    ),
+    Case(
+        "target-unknown-machine",
+        "target.yaml",
+        sub("machine: mps2-an385", "machine: mps2-an999"),
+        "'qemu.machine' 'mps2-an999' is not known",
+        "target.yaml",
+    ),
+    Case(
+        "target-unknown-cpu",
+        "target.yaml",
+        sub("cpu: cortex-m3", "cpu: cortex-m99"),
+        "'qemu.cpu' 'cortex-m99' is not known",
+        "target.yaml",
+    ),
+    Case(
+        "target-qemu-missing",
+        "target.yaml",
+        sub("binary: qemu-system-arm", "binary: qemu-system-nosuch"),
+        "'qemu-system-nosuch' was not found",
+        "qemu-system-nosuch",
+    ),
+    Case(
+        "target-toolchain-missing",
+        "target.yaml",
+        sub("toolchain_prefix: arm-none-eabi-", "toolchain_prefix: nosuch-"),
+        "'nosuch-gcc' was not found",
+        "nosuch-gcc",
+    ),
+    Case(
+        "target-no-tarball",
+        "target.yaml",
+        sub("source: /usr/src/linux-source-6.12.tar.xz", "source: /nonexistent/linux.tar.xz"),
+        "'kernel.source': kernel source tarball",
+        "target.yaml",
+    ),
+    Case(
+        "target-fragment-missing",
+        "target.yaml",
+        sub("fragments: [", "fragments: [configs/target/nosuch.config, "),
+        r"'kernel.fragments\[0\]'",
+        "target.yaml",
+    ),
+    Case(
+        "target-dtb-low",
+        "target.yaml",
+        sub("dtb_address: 0x00001000", "dtb_address: 0x58"),
+        "'memory.dtb_address' is 0x58",
+        "target.yaml",
+    ),
+    Case(
+        "target-load-outside-ram",
+        "target.yaml",
+        sub("load_address: 0x21008000", "load_address: 0x30000000"),
+        "'memory.load_address' 0x30000000 is outside RAM",
+        "target.yaml",
+    ),
+    Case(
+        "target-duplicate-key",
+        "target.yaml",
+        sub("name: mps2-an385", "name: mps2-an385\nname: again"),
+        "duplicate key 'name'",
+        "target.yaml",
+    ),
+    Case(
+        "target-initramfs-missing",
+        "target.yaml",
+        sub("initramfs: ", "initramfs: /nonexistent/"),
+        "'userspace.initramfs'",
+        "target.yaml",
+    ),
+    Case(
+        "target-empty-prompt",
+        "target.yaml",
+        sub('prompt: "/ # "', 'prompt: ""'),
+        "'boot.prompt' must not be empty",
+        "target.yaml",
+    ),
+    Case(
+        "target-list-not-mapping", "target.yaml", "- a\n- b\n", "must be a mapping", "target.yaml"
+    ),
+]
+
+CYCLES = [
+    Case(
+        "cycles-malformed",
+        "cycles.yaml",
+        sub("cycles:\n", "cycles:\n  x: [\n"),
+        "malformed YAML",
+        "cycles.yaml",
+    ),
+    Case("cycles-empty", "cycles.yaml", "", "expected a mapping with 'cycles:'", "cycles.yaml"),
+    Case("cycles-none", "cycles.yaml", "cycles: {}\n", "no cycles declared", "cycles.yaml"),
+    Case(
+        "cycles-list",
+        "cycles.yaml",
+        "cycles: [a, b]\n",
+        "'cycles' must be a mapping",
+        "cycles.yaml",
+    ),
+    Case(
+        "cycles-duplicate-cycle",
+        "cycles.yaml",
+        sub("cycles:\n", "cycles:\n  syscall_prune: {candidates: [{name: baseline}]}\n"),
+        "duplicate key 'syscall_prune'",
+        "cycles.yaml",
+    ),
+    Case(
+        "cycles-duplicate-candidate",
+        "cycles.yaml",
+        sub(
+            "      - name: config-only",
+            "      - name: baseline\n        from: baseline\n      - name: config-only",
+        ),
+        "candidate 'baseline' already declared",
+        "cycles.yaml",
+    ),
+    Case(
+        "cycles-from-unknown",
+        "cycles.yaml",
+        sub("from: baseline", "from: nosuch"),
+        "derives from 'nosuch'",
+        "cycles.yaml",
+    ),
+    Case(
+        "cycles-from-later",
+        "cycles.yaml",
+        sub(
+            "      - name: config-only\n        from: baseline",
+            "      - name: config-only\n        from: syscall-prune",
+        ),
+        "derives from 'syscall-prune', which is not listed before it",
+        "cycles.yaml",
+    ),
+    Case(
+        "cycles-from-itself",
+        "cycles.yaml",
+        sub(
+            "      - name: config-only\n        from: baseline",
+            "      - name: config-only\n        from: config-only",
+        ),
+        "derives from 'config-only'",
+        "cycles.yaml",
+    ),
+    Case(
+        "cycles-baseline-derives",
+        "cycles.yaml",
+        sub("      - name: baseline\n", "      - name: baseline\n        from: x\n"),
+        "the first candidate is the baseline",
+        "cycles.yaml",
+    ),
+    Case(
+        "cycles-no-candidates",
+        "cycles.yaml",
+        sub("    candidates:\n", "    candidates: []\n    unused:\n"),
+        "unknown key",
+        "cycles.yaml",
+    ),
+    Case(
+        "cycles-boots-zero",
+        "cycles.yaml",
+        sub("      boots: 3 ", "      boots: 0 "),
+        "'cycles.syscall_prune.regression.boots' must be at least 1",
+        "cycles.yaml",
+    ),
+    Case(
+        "cycles-unknown-metric",
+        "cycles.yaml",
+        sub("metric: guest_shell_ready_ms", "metric: wall_ms"),
+        "'cycles.syscall_prune.regression.metric' must be one of",
+        "cycles.yaml",
+    ),
+    Case(
+        "cycles-negative-tolerance",
+        "cycles.yaml",
+        sub("tolerance: 0.02", "tolerance: -0.1"),
+        "'cycles.syscall_prune.regression.tolerance' must be at least 0",
+        "cycles.yaml",
+    ),
+    Case(
+        "cycles-string-tolerance",
+        "cycles.yaml",
+        sub("tolerance: 0.02", "tolerance: two percent"),
+        "'cycles.syscall_prune.regression.tolerance' must be a number",
+        "cycles.yaml",
+    ),
+    Case(
+        "cycles-unknown-selector",
+        "cycles.yaml",
+        sub("selector: syscalls", "selector: nosuch"),
+        "selector 'nosuch' is not a selector",
+        "cycles.yaml",
+    ),
+    Case(
+        "cycles-unknown-trim-selector",
+        "cycles.yaml",
+        sub("trim_selector: full", "trim_selector: nosuch"),
+        "trim_selector 'nosuch'",
+        "cycles.yaml",
+    ),
+    Case(
+        "cycles-fragment-missing",
+        "cycles.yaml",
+        sub("trim/base.config]", "trim/nosuch.config]"),
+        "fragment .*trim/nosuch.config not found",
+        "cycles.yaml",
+    ),
+    Case(
+        "cycles-keep-missing",
+        "cycles.yaml",
+        sub("/syscall_keep.yaml", "/nosuch.yaml"),
+        "syscall_keep file .*nosuch.yaml not found",
+        "cycles.yaml",
+    ),
+    Case(
+        "cycles-rules-missing",
+        "cycles.yaml",
+        sub("trim/rules.yaml", "trim/nosuch.yaml"),
+        "trim_rules file",
+        "cycles.yaml",
+    ),
+    Case(
+        "cycles-typo-key",
+        "cycles.yaml",
+        sub("prune_syscalls: true", "prune_syscall: true"),
+        r"unknown key 'cycles.syscall_prune.candidates\[2\].prune_syscall'",
+        "cycles.yaml",
+    ),
+    Case(
+        "cycles-bool-as-string",
+        "cycles.yaml",
+        sub("keep_reachable: false", "keep_reachable: maybe"),
+        "must be true or false",
+        "cycles.yaml",
+    ),
+    Case(
+        "cycles-bad-candidate-name",
+        "cycles.yaml",
+        sub("- name: config-only", "- name: config only"),
+        "candidate name 'config only'",
+        "cycles.yaml",
+    ),
+    Case(
+        "cycles-accept-at-risk-string",
+        "cycles.yaml",
+        sub("accept_at_risk: false", "accept_at_risk: sometimes"),
+        "'cycles.syscall_prune.accept_at_risk' must be true or false",
+        "cycles.yaml",
+    ),
+    Case(
+        "cycles-not-utf8", "cycles.yaml", b"cycles:\n  \xe9t\xe9: {}\n", "not UTF-8", "cycles.yaml"
+    ),
+]
+
+WORKLOAD = [
+    Case(
+        "workload-malformed",
+        "workload.yaml",
+        sub("steps:\n", "steps:\n  - {label: x, command: [\n"),
+        "malformed YAML",
+        "workload.yaml",
+    ),
+    Case(
+        "workload-no-steps-key",
+        "workload.yaml",
+        "stepz: []\n",
+        "unknown key 'stepz'",
+        "workload.yaml",
+    ),
+    Case(
+        "workload-empty-steps",
+        "workload.yaml",
+        "steps: []\n",
+        "the workload has no steps",
+        "workload.yaml",
+    ),
+    Case(
+        "workload-missing-command",
+        "workload.yaml",
+        "steps:\n  - {label: a, expect: x}\n",
+        "missing key 'steps\\[0\\].command'",
+        "workload.yaml",
+    ),
+    Case(
+        "workload-bad-regex",
+        "workload.yaml",
+        "steps:\n  - {label: a, command: ls, expect: '(unclosed'}\n",
+        "bad regex",
+        "workload.yaml",
+    ),
+    Case(
+        "workload-duplicate-label",
+        "workload.yaml",
+        "steps:\n  - {label: a, command: ls, expect: x}\n  - {label: a, command: ls, expect: x}\n",
+        "label 'a' already used on line 2",
+        "workload.yaml",
+    ),
+    Case(
+        "workload-label-spaces",
+        "workload.yaml",
+        "steps:\n  - {label: a b, command: ls, expect: x}\n",
+        "label 'a b' may only hold",
+        "workload.yaml",
+    ),
+    Case(
+        "workload-empty-command",
+        "workload.yaml",
+        "steps:\n  - {label: a, command: '  ', expect: x}\n",
+        "empty command",
+        "workload.yaml",
+    ),
+    Case(
+        "workload-multiline-command",
+        "workload.yaml",
+        'steps:\n  - {label: a, command: "ls\\nls", expect: x}\n',
+        "a command must be one line",
+        "workload.yaml",
+    ),
+    Case(
+        "workload-exit-status-string",
+        "workload.yaml",
+        "steps:\n  - {label: a, command: ls, expect: x, exit_status: zero}\n",
+        "exit_status' must be an integer",
+        "workload.yaml",
+    ),
+    Case(
+        "workload-negative-timeout",
+        "workload.yaml",
+        "steps:\n  - {label: a, command: ls, expect: x, timeout_s: -1}\n",
+        "timeout_s' must be greater than 0",
+        "workload.yaml",
+    ),
+    Case(
+        "workload-negative-status",
+        "workload.yaml",
+        "steps:\n  - {label: a, command: ls, expect: x, exit_status: -1}\n",
+        "exit_status' must be at least 0",
+        "workload.yaml",
+    ),
+    Case(
+        "workload-not-utf8",
+        "workload.yaml",
+        b"steps:\n  - {label: a, command: \xff, expect: x}\n",
+        "not UTF-8",
+        "workload.yaml",
+    ),
+    Case(
+        "workload-duplicate-key",
+        "workload.yaml",
+        "steps:\n  - {label: a, label: b, command: ls, expect: x}\n",
+        "duplicate key 'label'",
+        "workload.yaml",
+    ),
+    Case(
+        "workload-lines-no-pipes",
+        "workload.txt",
+        "uname -a\n",
+        "expected 'label\\|command\\|expected regex'",
+        "workload.txt",
+    ),
+    Case("workload-lines-bad-regex", "workload.txt", "a|uname|[x\n", "bad regex", "workload.txt"),
+    Case(
+        "workload-lines-not-utf8", "workload.txt", b"a|echo \xfe|x\n", "not UTF-8", "workload.txt"
+    ),
+    Case(
+        "workload-missing-file",
+        "",
+        None,
+        "workload file not found",
+        "nosuch.yaml",
+        {"workload": "nosuch.yaml"},
+    ),
+]
+
+TRACE = [
+    Case(
+        "trace-malformed",
+        "trace.yaml",
+        sub("selectors:\n", "selectors:\n  full: {debug: [\n"),
+        "malformed YAML",
+        "trace.yaml",
+    ),
+    Case(
+        "trace-empty-selectors",
+        "trace.yaml",
+        "selectors: {}\n",
+        "'selectors' is empty",
+        "trace.yaml",
+    ),
+    Case(
+        "trace-missing-debug",
+        "trace.yaml",
+        sub("    debug: exec,cpu,in_asm\n", "    dfilter_symbol: x\n"),
+        "missing key 'selectors.full.debug'",
+        "trace.yaml",
+    ),
+    Case(
+        "trace-unknown-item",
+        "trace.yaml",
+        sub("debug: exec,cpu,in_asm", "debug: exec,cpu,in_asmm"),
+        "QEMU has no -d item 'in_asmm'",
+        "trace.yaml",
+    ),
+    Case(
+        "trace-unknown-key",
+        "trace.yaml",
+        sub("dfilter_symbol: vector_swi", "dfilter_sym: vector_swi"),
+        "unknown key 'selectors.syscalls.dfilter_sym'",
+        "trace.yaml",
+    ),
+]
+
+KEEP = [
+    Case(
+        "keep-unknown-syscall",
+        "syscall_keep.yaml",
+        sub("  exit: process exit\n", "  exitt: process exit\n"),
+        "'exitt' is not a syscall",
+        "syscall_keep.yaml",
+    ),
+    Case(
+        "keep-not-mapping",
+        "syscall_keep.yaml",
+        "keep: [exit, brk]\n",
+        "'keep' must be a mapping",
+        "syscall_keep.yaml",
+    ),
+    Case(
+        "keep-malformed",
+        "syscall_keep.yaml",
+        "keep:\n  exit: [\n",
+        "malformed YAML",
+        "syscall_keep.yaml",
+    ),
+    Case(
+        "keep-duplicate",
+        "syscall_keep.yaml",
+        sub("  exit: process exit\n", "  exit: process exit\n  exit: again\n"),
+        "duplicate key 'exit'",
+        "syscall_keep.yaml",
+    ),
+]
+
+OPTIONS = [
+    Case(
+        "option-keep-typo",
+        "",
+        None,
+        "'opne' is not a syscall name or number",
+        "--keep-syscall",
+        {"keep": ["opne"]},
+    ),
+    Case(
+        "option-keep-out-of-range",
+        "",
+        None,
+        "'9999' is not a syscall name or number",
+        "--keep-syscall",
+        {"keep": ["9999"]},
+    ),
+    Case(
+        "option-keep-negative",
+        "",
+        None,
+        "'-1' is not a syscall name or number",
+        "--keep-syscall",
+        {"keep": ["-1"]},
+    ),
+    Case("option-boots-zero", "", None, "must be at least 1, not 0", "--boots", {"boots": 0}),
+    Case(
+        "option-icount-boots-zero",
+        "",
+        None,
+        "must be at least 1, not 0",
+        "--icount-boots",
+        {"icount_boots": 0},
+    ),
+    Case(
+        "option-target-missing",
+        "",
+        None,
+        "file not found",
+        "nosuch-target.yaml",
+        {"target": "nosuch-target.yaml"},
+    ),
+    Case("option-target-folder", "", None, "is a folder", "configs", {"target": "."}),
+]
+
+CASES = TARGET + CYCLES + WORKLOAD + TRACE + KEEP + OPTIONS
+
+
+def test_the_corpus_is_large_enough():
+    assert len(CASES) >= 60 and len({c.id for c in CASES}) == len(CASES)
+
+
+@pytest.fixture(scope="module")
+def table_cache(tmp_path_factory):
+    """The kernel's syscall table, extracted once for the whole corpus."""
+    cache = tmp_path_factory.mktemp("cache")
+    table = source_syscall_table(load_target(ROOT / "configs" / "target.yaml"))
+    fp = table.parent.parent.parent.parent.parent.name.removeprefix("linux-")
+    (cache / "syscall-tables").mkdir()
+    if table.parent.name == "syscall-tables":
+        shutil.copy(table, cache / "syscall-tables" / table.name)
+    else:
+        shutil.copy(table, cache / "syscall-tables" / f"{fp}.tbl")
+    return cache
+
+
+@pytest.fixture
+def configs(tmp_path, monkeypatch, table_cache):
+    """A copy of configs/ whose files point at each other; an empty work folder."""
+    copy = tmp_path / "configs"
+    shutil.copytree(ROOT / "configs", copy)
+    for name in ("target.yaml", "cycles.yaml"):
+        text = (copy / name).read_text().replace("configs/", f"{copy}/")
+        (copy / name).write_text(text)
+    monkeypatch.setenv("KQUAL_WORK", str(tmp_path / "work"))
+    monkeypatch.setenv("KQUAL_CACHE", str(table_cache))
+    return copy
+
+
+def apply(case: Case, configs: Path) -> None:
+    if not case.file:
+        return
+    path = configs / case.file
+    if isinstance(case.change, bytes):
+        path.write_bytes(case.change)
+    elif isinstance(case.change, tuple):
+        old, new = case.change
+        text = path.read_text()
+        assert old in text, f"case {case.id}: {old!r} not in {case.file}"
+        path.write_text(text.replace(old, new, 1))
+    else:
+        path.write_text(str(case.change))
+
+
+def settings_for(case: Case, configs: Path):
+    opts = case.options or {}
+    workload = configs / ("workload.txt" if case.file == "workload.txt" else "workload.yaml")
+    if "workload" in opts:
+        workload = configs / opts["workload"]
+    target = configs / opts.get("target", "target.yaml")
+    return load_settings(
+        target,
+        workload,
+        opts.get("keep", []),
+        opts.get("boots"),
+        opts.get("icount_boots", 1),
+        configs=configs,
+    )
+
+
+def test_the_unchanged_copy_loads(configs):
+    s = settings_for(Case("ok", "", None, "", ""), configs)
+    assert "syscall_prune" in s.cycles and s.workload.steps
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_bad_input(case, configs, tmp_path):
+    apply(case, configs)
+    with pytest.raises(KqualError) as info:
+        settings_for(case, configs)
+    message = str(info.value)
+    assert re.search(case.message, message), message
+    assert case.where in message, f"the error does not name {case.where}: {message}"
+    if isinstance(info.value, ConfigError) and case.file:
+        assert case.file in str(info.value.path)
+    # nothing built, nothing cached
+    work = tmp_path / "work"
+    assert not work.exists() or not any(
+        (work / d).exists() for d in ("build", "userspace", "src", "traces", "cache")
+    )
+
+
+def pytest_run(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
+    env = dict(os.environ, KQUAL_WORK=str(tmp_path / "work"), PYTHONDONTWRITEBYTECODE="1")
+    env.pop("KQUAL_RUN_ID", None)
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["--boots", "0"], "argument --boots: must be at least 1, not 0"),
+        (["--icount-boots", "x"], "argument --icount-boots: 'x' is not a whole number"),
+        (["--keep-syscall", "opne"], "'opne' is not a syscall name or number"),
+        (["--workload", "nosuch.txt"], "nosuch.txt: workload file not found"),
+    ],
+)
+def test_pytest_says_usage_error_without_traceback(tmp_path, args, message):
+    out = pytest_run(tmp_path, *args)
+    assert out.returncode == 4, out.stdout + out.stderr
+    assert message in out.stdout + out.stderr
+    assert "Traceback" not in out.stdout + out.stderr
+    assert "INTERNALERROR" not in out.stdout + out.stderr
+
+
+def test_a_bad_target_file_is_a_usage_error(tmp_path):
+    bad = tmp_path / "target.yaml"
+    bad.write_text((ROOT / "configs" / "target.yaml").read_text().replace("boots: 3", "boots: -2"))
+    out = pytest_run(tmp_path, "--target", str(bad), "tests/test_workload.py")
+    assert out.returncode == 4
+    assert f"{bad}:" in out.stderr and "'boot.boots' must be at least 1" in out.stderr
+    assert "Traceback" not in out.stdout + out.stderr
