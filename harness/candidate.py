@@ -26,8 +26,6 @@ from .stage import Stage
 from .target import Target
 from .userspace import build_userspace, write_initramfs
 
-HERE = Path(__file__).resolve().parent
-
 
 @dataclass
 class CandidateSpec:
@@ -84,7 +82,7 @@ def build_candidate(target: Target, spec: CandidateSpec) -> BuiltCandidate:
             if log.exists():
                 _publish(log, out / "build.log")
         image_fp = Fingerprint().add("kernel", kernel.fingerprint)
-        image_fp.add_file("harness/bootwrap.py", HERE / "bootwrap.py")
+        image_fp.add_code("bootwrap")
         image_fp.add_text(
             "wrap", repr((target.memory, target.uart, target.kernel.cmdline, target.qemu.cpu))
         )

@@ -7,6 +7,7 @@ console excerpts without booting anything.
 from __future__ import annotations
 
 import re
+import shlex
 from dataclasses import dataclass
 
 # Each pattern is a kernel failure that must end the boot at once, not a timeout.
@@ -84,8 +85,21 @@ class Markers:
         """(what to type, regex of the answer)."""
         return (f"echo __{self.prefix}R_$(({n}))__", rf"__{self.prefix}R_{n}__")
 
-    def wrap(self, n: int, command: str) -> tuple[str, str]:
-        """A command between begin/end markers; the regex captures output and status."""
-        typed = f"echo __{self.prefix}B_$(({n}))__; {command}; echo __{self.prefix}E_$(({n}))_$?__"
-        answer = rf"__{self.prefix}B_{n}__\r*\n(?P<out>.*?)__{self.prefix}E_{n}_(?P<rc>\d+)__"
-        return typed, answer
+    def wrap(self, n: int, command: str) -> tuple[str, str, str]:
+        """(what to type, begin-marker regex, end-marker regex capturing the status).
+
+        The command runs in `sh -c` with its text single-quoted: a `#`, an
+        unbalanced quote or an `exit` in it stays inside that shell, so the
+        end marker always follows with its exit status.
+        """
+        typed = (
+            f"echo __{self.prefix}B_$(({n}))__; sh -c {shlex.quote(command)}; "
+            f"echo __{self.prefix}E_$(({n}))_$?__"
+        )
+        return typed, rf"__{self.prefix}B_{n}__\r*\n", rf"__{self.prefix}E_{n}_(?P<rc>\d+)__"
+
+
+def between(text: str, begin: str) -> str | None:
+    """The output after the begin marker (None when it is not there)."""
+    found = list(re.finditer(begin, text))  # the typed line never matches, the answer does
+    return text[found[-1].end() :].replace("\r", "") if found else None

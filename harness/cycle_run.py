@@ -23,7 +23,7 @@ from .kernel_source import prepare_source
 from .paths import cache_dir, resolve, work_dir
 from .profile import get_profile
 from .profile_cache import CacheEntry, ProfileCache
-from .qemu import BootFailure, QemuSession
+from .qemu import BootFailure, QemuSession, StepTimeout
 from .qualify import BootReport, icount_boot, qualify_boot
 from .reachable import reachable_syscalls
 from .results import StepName, candidate_dir, record_step, update_result
@@ -46,9 +46,13 @@ from .workload import Workload
 
 
 def _write_if_changed(path: Path, text: str) -> Path:
+    """Publish a generated file shared by workers: atomically, and only when it changed
+    (an unchanged file keeps its mtime, so kbuild rebuilds nothing)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     if not path.exists() or path.read_text() != text:
-        path.write_text(text)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        tmp.write_text(text)
+        os.replace(tmp, path)
     return path
 
 
@@ -187,6 +191,9 @@ class CycleRunner:
         """Build once per process; a failure is remembered and raised again."""
         if name not in self._built:
             try:
+                parent = self.cycle.candidate(name).base
+                if parent is not None:
+                    self.built(parent)  # its build folder seeds this one: it must be done
                 spec = self.spec(name)
                 self._built[name] = build_candidate(self.env.target, spec)
                 self._record_derivation(name, spec)
@@ -291,9 +298,14 @@ class CycleRunner:
             for step in self.env.workload.steps:
                 try:
                     res = session.run(step.command, step.timeout_s)
+                except StepTimeout as e:
+                    failures.append(f"{step.label}: {e.detail}")
+                    continue  # interrupted, and the shell answers again
                 except BootFailure as e:
                     failures.append(f"{step.label}: {self.explain(e)}")
-                    break  # the console no longer follows the shell
+                    if e.syscall is not None:
+                        continue  # the notice came with the step's output: still in step
+                    break  # the kernel failed: nothing later can be trusted
                 why = step.failure(res.output, res.status)
                 if why:
                     failures.append(f"{step.label}: {why}")

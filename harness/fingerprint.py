@@ -60,6 +60,12 @@ class Fingerprint:
         self.parts[f"tool:{tool}"] = tool_version(tool)
         return self
 
+    def add_code(self, *modules: str) -> Fingerprint:
+        """The harness modules that shape this output, with all they import."""
+        for path in harness_modules(*modules):
+            self.add_file(f"harness/{path.name}", path)
+        return self
+
     def add(self, name: str, other: Fingerprint) -> Fingerprint:
         self.parts[name] = other.digest
         return self
@@ -76,13 +82,13 @@ class Fingerprint:
         return self.digest[:16]
 
 
-def harness_modules(*names: str) -> list[Path]:
+def harness_modules(*names: str, root: Path | None = None) -> list[Path]:
     """The harness modules that `names` import, transitively, themselves included.
 
     What shapes a stage's output is the code it runs: deriving the list from
     the imports means a new helper module can never be left out of a key.
     """
-    here = Path(__file__).resolve().parent
+    here = root or Path(__file__).resolve().parent
     seen: dict[str, Path] = {}
     todo = list(names)
     while todo:
@@ -100,8 +106,8 @@ def harness_modules(*names: str) -> list[Path]:
     return [seen[k] for k in sorted(seen)]
 
 
-def code_fingerprint(*names: str) -> Fingerprint:
+def code_fingerprint(*names: str, root: Path | None = None) -> Fingerprint:
     fp = Fingerprint()
-    for path in harness_modules(*names):
+    for path in harness_modules(*names, root=root):
         fp.add_file(f"harness/{path.name}", path)
     return fp

@@ -13,6 +13,8 @@ import shutil
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from filelock import FileLock
+
 from .fingerprint import Fingerprint
 from .jobs import build_jobs
 from .kconfig import (
@@ -27,7 +29,6 @@ from .runner import run_logged
 from .stage import Stage
 from .target import Target
 
-HERE = Path(__file__).resolve().parent
 # Inputs whose change kbuild cannot track: a change wipes the build folder.
 _WIPE_PARTS = ("source", "tool:gcc", "tool:ld")
 
@@ -88,8 +89,7 @@ def kernel_fingerprint(
     fp.add_text("make-extra", " ".join(make_extra))
     fp.parts["tool:gcc"] = Fingerprint().add_tool(target.toolchain_prefix + "gcc").digest
     fp.parts["tool:ld"] = Fingerprint().add_tool(target.toolchain_prefix + "ld").digest
-    for mod in ("kernel_build.py", "kconfig.py"):
-        fp.add_file(f"harness/{mod}", HERE / mod)
+    fp.add_code("kernel_build")
     return fp
 
 
@@ -131,7 +131,8 @@ def build_kernel(
         shutil.rmtree(folder)
     if seed is not None and not (folder / ".config").exists():
         shutil.rmtree(folder, ignore_errors=True)
-        shutil.copytree(seed, folder, symlinks=True)
+        with FileLock(str(seed) + ".lock"):  # another worker may be building the parent
+            shutil.copytree(seed, folder, symlinks=True)
         (folder / ".kqual-stamp.json").unlink(missing_ok=True)
     folder.mkdir(parents=True, exist_ok=True)
     log.unlink(missing_ok=True)

@@ -24,26 +24,17 @@ from pathlib import Path
 
 from filelock import FileLock
 
-from .fingerprint import sha256_file
+from .fingerprint import code_fingerprint, sha256_file
 from .progress import say
 
 MANIFEST = "kqual-cache.json"
-HERE = Path(__file__).resolve().parent
-ANALYSIS_CODE = (
-    "trace_parser.py",
-    "trace_analysis.py",
-    "symbols.py",
-    "syscall_table.py",
-    "trace_collect.py",
-    "profile_cache.py",
-)
+# The code that collects and analyses a trace; the modules it imports are
+# found from the imports, so none can be left out of the key.
+TRACE_CODE = ("trace_collect", "trace", "profile_cache")
 
 
-def analysis_code_digest(folder: Path = HERE) -> str:
-    h = hashlib.sha256()
-    for name in ANALYSIS_CODE:
-        h.update(name.encode() + b"\0" + sha256_file(folder / name).encode())
-    return h.hexdigest()
+def analysis_code_digest(root: Path | None = None) -> str:
+    return code_fingerprint(*TRACE_CODE, root=root).digest
 
 
 @dataclass(frozen=True)

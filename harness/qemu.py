@@ -20,7 +20,9 @@ import pexpect
 from .console import (
     FAILURE_RE,
     GUEST_READY_TAG,
+    ConsoleFailure,
     Markers,
+    between,
     find_failure,
     guest_ms,
     tail_lines,
@@ -30,6 +32,9 @@ from .runner import require_tool
 from .target import Target
 
 _PR_SET_PDEATHSIG = 1
+# Characters searched for a step's end marker or a kernel failure line, at the
+# end of what arrived: both are short, and the search stays linear.
+SEARCH_WINDOW = 8192
 
 
 def _die_with_parent() -> None:
@@ -165,11 +170,17 @@ class QemuSession:
                 pass
         return BootFailure(kind, detail, tail_lines(self.seen), self.console_log)
 
-    def expect(self, pattern: str, timeout: float, what: str) -> re.Match[str]:
-        """Wait for `pattern`; a kernel failure or QEMU exit ends the wait at once."""
+    def expect(
+        self, pattern: str, timeout: float, what: str, window: int | None = None
+    ) -> re.Match[str]:
+        """Wait for `pattern`; a kernel failure or QEMU exit ends the wait at once.
+
+        `window`: search only the last that many characters (linear time on
+        long output; the pattern must be short).
+        """
         assert self.child is not None
         patterns = [re.compile(pattern, re.S), FAILURE_RE, pexpect.EOF, pexpect.TIMEOUT]
-        i = self.child.expect(patterns, timeout=timeout)
+        i = self.child.expect(patterns, timeout=timeout, searchwindowsize=window)
         if i == 0:
             return self.child.match
         if i == 1:
@@ -209,23 +220,72 @@ class QemuSession:
         return BootTimes(marker_ms, ready_ms, guest_ms(self.seen, GUEST_READY_TAG))
 
     def run(self, command: str, timeout: float | None = None) -> CommandResult:
-        """Run one shell command; its output is what lies between the markers."""
+        """Run one shell command; its output is what lies between the markers.
+
+        Only the end marker is searched for, in a window at the end of what
+        arrived, so megabytes of output cost linear time. A command that
+        times out is interrupted (Ctrl-C) and the shell resynced, so the
+        next step starts clean; the StepTimeout names the command.
+        """
         assert self.child is not None
         n = self.markers.next()
-        typed, answer = self.markers.wrap(n, command)
+        typed, begin, end = self.markers.wrap(n, command)
         self.child.sendline(typed)
-        m = self.expect(answer, timeout or self.target.boot.step_timeout_s, f"end of {command!r}")
-        output = m.group("out").replace("\r", "")
+        limit = timeout or self.target.boot.step_timeout_s
+        try:
+            m = self.expect(end, limit, f"end of {command!r}", window=SEARCH_WINDOW)
+        except BootFailure as e:
+            if e.kind != "timeout":
+                raise
+            failure = find_failure(self._before())
+            if failure is not None:
+                raise self._kernel_failure(failure, command) from None
+            self.resync()
+            raise StepTimeout(
+                "timeout",
+                f"{command!r} did not finish within {limit:g}s; interrupted (Ctrl-C)",
+                tail_lines(self.seen),
+                self.console_log,
+            ) from None
+        output = between(self._before(), begin)
+        if output is None:
+            raise self._fail("console", f"the output of {command!r} lost its begin marker")
         # The kernel may print while the command runs: its lines arrive mixed
         # into the output, before the end marker.
         failure = find_failure(output)
         if failure is not None:
-            err = BootFailure(
-                "kernel",
-                f"{failure.line} (while running {command!r})",
-                tail_lines(self.seen),
-                self.console_log,
-                failure.syscall,
-            )
-            raise err
+            raise self._kernel_failure(failure, command)
         return CommandResult(output, int(m.group("rc")))
+
+    def _before(self) -> str:
+        before = self.child.before if self.child is not None else ""
+        return before if isinstance(before, str) else ""
+
+    def _kernel_failure(self, failure: ConsoleFailure, command: str) -> BootFailure:
+        return BootFailure(
+            "kernel",
+            f"{failure.line} (while running {command!r})",
+            tail_lines(self.seen),
+            self.console_log,
+            failure.syscall,
+        )
+
+    def resync(self, tries: int = 5) -> None:
+        """Interrupt whatever runs and wait for the shell to answer a fresh marker."""
+        assert self.child is not None
+        for _attempt in range(tries):
+            self.child.sendcontrol("c")
+            n = self.markers.next()
+            typed, answer = self.markers.echo(n)
+            self.child.sendline(typed)
+            try:
+                self.expect(answer, 2.0, "a marker echo after Ctrl-C", window=SEARCH_WINDOW)
+                return
+            except BootFailure as e:
+                if e.kind != "timeout":
+                    raise
+        raise self._fail("timeout", f"the shell did not answer after Ctrl-C ({tries} tries)")
+
+
+class StepTimeout(BootFailure):
+    """A command ran past its timeout; it was interrupted and the shell answers again."""

@@ -9,7 +9,7 @@ caller decides how much to clean.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .fingerprint import Fingerprint
@@ -24,12 +24,16 @@ class Stage:
     folder: Path
     fingerprint: Fingerprint
     outputs: list[Path]
+    prior: dict | None = field(default=None, init=False, repr=False)
 
     @property
     def stamp(self) -> Path:
         return self.folder / STAMP
 
     def previous(self) -> dict | None:
+        """The last completed build's stamp (kept in memory once begin() removed it)."""
+        if self.prior is not None:
+            return self.prior
         try:
             return json.loads(self.stamp.read_text())
         except (OSError, ValueError):
@@ -61,6 +65,9 @@ class Stage:
             changed = ", ".join(self.changed_parts()) or "missing outputs"
             say(f"{self.name}: rebuilding ({self.fingerprint.short}), changed: {changed}")
         self.folder.mkdir(parents=True, exist_ok=True)
+        # The stamp goes (a half-done build must not look done), but what it said
+        # stays known: the caller decides from it how much to clean.
+        self.prior = prev
         self.stamp.unlink(missing_ok=True)
         return True
 

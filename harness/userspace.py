@@ -35,8 +35,6 @@ from .runner import capture, run_logged
 from .stage import Stage
 from .target import Target
 
-HERE = Path(__file__).resolve().parent
-
 
 @dataclass(frozen=True)
 class Userspace:
@@ -68,8 +66,7 @@ def userspace_fingerprint(target: Target, source: KernelSource) -> Fingerprint:
     fp.add_text("cflags", " ".join(target.cpu_cflags + target.userspace.cflags))
     fp.add("kernel-headers", source.fingerprint)
     fp.add_tool(gcc)
-    for mod in ("userspace.py", "debsrc.py"):
-        fp.add_file(f"harness/{mod}", HERE / mod)
+    fp.add_code("userspace")
     return fp
 
 
@@ -231,5 +228,5 @@ def write_initramfs(target: Target, userspace: Userspace) -> Initramfs:
     if not list_path.exists() or list_path.read_text() != text:
         list_path.write_text(text)
     fp = Fingerprint().add("userspace", userspace.fingerprint).add_text("list", text)
-    fp.add_tree("files", files).add_file("harness/initramfs.py", HERE / "initramfs.py")
+    fp.add_tree("files", files).add_code("initramfs")
     return Initramfs(list_path, fp)

@@ -112,3 +112,24 @@ def test_baseline_result_json_has_the_artifact_sizes(baseline):
     assert (
         "CONFIG_LD_DEAD_CODE_DATA_ELIMINATION=y" in (baseline.results / "kernel.config").read_text()
     )
+
+
+def test_console_survives_awkward_commands(target, baseline, tmp_path):
+    """#, open quotes, exit, a hung command and megabytes of output: each step gets its
+    own answer, and the next step is unaffected."""
+    from harness.qemu import StepTimeout
+
+    with QemuSession(target, baseline.axf, baseline.results / "console-awkward.log") as s:
+        s.boot()
+        assert s.run("echo a # not a comment to the harness").output == "a\n"
+        quote = s.run("echo 'open quote")
+        assert quote.status != 0 and "unterminated" in quote.output
+        assert s.run("exit 3").status == 3
+        assert s.run("echo WARNING: x; echo Kernel panic - not syncing").status == 0
+        with pytest.raises(StepTimeout, match=r"'sleep 30' did not finish within 2s"):
+            s.run("sleep 30", 2)
+        assert s.run("echo after-timeout").output == "after-timeout\n"
+        line = "0123456789abcdef" * 16
+        big = s.run(f"i=0; while [ $i -lt 4000 ]; do echo {line}; i=$((i+1)); done", 120)
+        assert big.status == 0 and big.output.count(line + "\n") == 4000
+        assert s.run("echo last").output == "last\n"

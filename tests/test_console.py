@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import re
+import shlex
 from pathlib import Path
 
 import pytest
 
-from harness.console import Markers, find_failure, guest_ms
+from harness.console import Markers, between, find_failure, guest_ms
 
 DATA = Path(__file__).parent / "data" / "console"
 
@@ -77,8 +78,23 @@ def test_echo_marker_never_matches_the_typed_line():
 def test_wrapped_command_captures_output_and_status_from_real_shape():
     m = Markers()
     n = m.next()
-    typed, answer = m.wrap(n, "ls /tmp | wc -l")
+    typed, begin, end = m.wrap(n, "ls /tmp | wc -l")
+    assert typed == f"echo __KQB_$(({n}))__; sh -c 'ls /tmp | wc -l'; echo __KQE_$(({n}))_$?__"
     console = f"/ # {typed}\r\r\n__KQB_{n}__\r\r\n0\r\r\n__KQE_{n}_0__\r\r\n/ # "
-    got = re.search(answer, console, re.S)
-    assert got and got["out"].replace("\r", "") == "0\n" and got["rc"] == "0"
-    assert re.search(answer, f"/ # {typed}\r\r\n", re.S) is None
+    got = re.search(end, console, re.S)
+    assert got and got["rc"] == "0"
+    assert between(console[: got.start()], begin) == "0\n"
+    assert re.search(end, f"/ # {typed}\r\r\n", re.S) is None  # the typed line never matches
+
+
+@pytest.mark.parametrize(
+    "command",
+    ["echo a # comment", "echo 'open quote", "exit 3", 'echo "it\'s" && echo $((1+1))'],
+)
+def test_awkward_commands_stay_inside_their_own_shell(command):
+    typed, _, _ = Markers().wrap(1, command)
+    # the command is one single-quoted word: the outer shell sees no #, quote or exit
+    assert typed.startswith("echo __KQB_$((1))__; sh -c '") and typed.endswith(
+        "; echo __KQE_$((1))_$?__"
+    )
+    assert shlex.split(typed.split("; sh -c ", 1)[1].rsplit("; echo", 1)[0]) == [command]

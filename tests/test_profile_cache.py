@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from harness import profile_cache
 from harness.profile_cache import CacheKey, ProfileCache, analysis_code_digest
 
 KEY = CacheKey("img" * 8, "wl" * 8, "syscalls", '{"debug": "exec,cpu,nochain"}', "code")
@@ -42,15 +43,24 @@ def test_selectors_have_their_own_namespace(tmp_path):
     assert a.folder.parent.name == "syscalls" and b.folder.parent.name == "full"
 
 
-def test_analysis_code_digest_follows_the_code(tmp_path):
-    from harness import profile_cache
+def test_analysis_code_digest_follows_every_imported_module(tmp_path):
+    from harness.fingerprint import harness_modules
 
+    names = {p.name for p in harness_modules(*profile_cache.TRACE_CODE)}
+    # what runs the trace and reads it: none of it may be missing from the key
+    assert {"trace.py", "trace_parser.py", "trace_analysis.py", "qemu.py", "console.py"} <= names
     code = tmp_path / "code"
     code.mkdir()
-    for name in profile_cache.ANALYSIS_CODE:
-        (code / name).write_text(f"# {name}\n")
+    (code / "trace_collect.py").write_text("from .helper import x\n")
+    (code / "trace.py").write_text("from . import other\n")
+    (code / "profile_cache.py").write_text("")
+    (code / "helper.py").write_text("x = 1\n")
+    (code / "other.py").write_text("")
+    (code / "unrelated.py").write_text("")
     before = analysis_code_digest(code)
-    (code / "trace_analysis.py").write_text("# changed\n")
+    (code / "unrelated.py").write_text("# changed\n")
+    assert analysis_code_digest(code) == before
+    (code / "helper.py").write_text("x = 2\n")  # imported two levels down
     assert analysis_code_digest(code) != before
 
 

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import pytest
+
 from harness.fingerprint import Fingerprint
 from harness.stage import Stage
 
@@ -97,3 +99,55 @@ def test_kernel_fingerprint_follows_fragments_and_userspace(tmp_path):
         != base
     )
     assert kernel_fingerprint(t, src, [frag], ufp, ["cmd_systbl=x"]).digest != base
+
+
+def test_what_changed_is_still_known_after_begin(tmp_path):
+    """The caller decides how much to wipe after begin(): the old stamp must still answer."""
+    out = tmp_path / "stage" / "out.bin"
+    first = Stage("demo", tmp_path / "stage", Fingerprint().add_text("tool:gcc", "12"), [out])
+    first.begin()
+    out.write_text("built")
+    first.done()
+    new_tool = Stage("demo", tmp_path / "stage", Fingerprint().add_text("tool:gcc", "13"), [out])
+    assert new_tool.begin() is True
+    assert not new_tool.stamp.exists()
+    assert new_tool.previous() is not None
+    assert new_tool.changed_parts() == ["tool:gcc"]
+
+
+def test_a_new_toolchain_wipes_the_kernel_build_folder(tmp_path, monkeypatch):
+    """kernel_build removes the folder when the source or toolchain changed."""
+    from harness import kernel_build
+
+    folder = tmp_path / "build"
+    folder.mkdir()
+    (folder / "stale.o").write_text("old compiler's object")
+    fp = Fingerprint().add_text("tool:gcc", "12")
+    Stage("kernel x", folder, fp, []).done()
+    calls = []
+
+    def fake_fp(*args, **kwargs):
+        return Fingerprint().add_text("tool:gcc", "13")
+
+    def stop(*args, **kwargs):
+        calls.append(args)
+        raise RuntimeError("stop before make")
+
+    monkeypatch.setattr(kernel_build, "kernel_fingerprint", fake_fp)
+    monkeypatch.setattr(kernel_build, "run_logged", stop)
+    with pytest.raises(RuntimeError, match="stop before make"):
+        kernel_build.build_kernel(
+            type(
+                "T",
+                (),
+                {"kernel": type("K", (), {"dtb": "x.dtb", "arch": "arm", "defconfig": "d"})()},
+            )(),
+            type("S", (), {"tree": tmp_path / "tree"})(),
+            folder,
+            [],
+            tmp_path / "list",
+            Fingerprint(),
+            tmp_path / "log",
+            "x",
+        )
+    assert not (folder / "stale.o").exists() and calls
