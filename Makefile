@@ -4,8 +4,10 @@
 setup:
 	@bash .ci/setup
 
-# Unit tests, then the baseline built, booted and put through the workload.
+# Lint (ruff, mypy), then unit tests, the baseline built, booted and put
+# through the workload, and every cycle.
 test: setup
+	python3 -m ruff check . && python3 -m ruff format --check . && python3 -m mypy
 	python3 -m pytest
 
 # The main job: qualify the syscall-prune cycle's candidates and select the
@@ -14,4 +16,4 @@ cycle: setup
 	python3 -m pytest -k syscall_prune
 
 lint: setup
-	python3 -m ruff check . && python3 -m ruff format --check .
+	python3 -m ruff check . && python3 -m ruff format --check . && python3 -m mypy

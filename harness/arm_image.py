@@ -16,6 +16,7 @@ from capstone import arm
 from elftools.common.exceptions import ELFError
 from elftools.elf.elffile import ELFFile
 from elftools.elf.relocation import RelocationSection
+from elftools.elf.sections import SymbolTableSection
 
 from .errors import KqualError
 
@@ -81,7 +82,7 @@ class Image:
         functions: dict[int, tuple[str, int]] = {}
         mapping = []
         symtab = elf.get_section_by_name(".symtab")
-        if symtab is not None:
+        if isinstance(symtab, SymbolTableSection):
             for sym in symtab.iter_symbols():
                 name, value = sym.name, sym["st_value"]
                 if name in ("$t", "$d", "$a") or name.startswith(("$t.", "$d.", "$a.")):

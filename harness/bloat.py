@@ -6,13 +6,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from elftools.elf.elffile import ELFFile
+from elftools.elf.sections import SymbolTableSection
 
 
 def symbol_sizes(vmlinux: Path) -> dict[str, int]:
     sizes: dict[str, int] = {}
     with open(vmlinux, "rb") as f:
         symtab = ELFFile(f).get_section_by_name(".symtab")
-        for s in symtab.iter_symbols() if symtab else []:
+        symbols = symtab.iter_symbols() if isinstance(symtab, SymbolTableSection) else []
+        for s in symbols:
             if s["st_info"]["type"] in ("STT_FUNC", "STT_OBJECT") and s["st_size"] and s.name:
                 sizes[s.name] = sizes.get(s.name, 0) + s["st_size"]
     return sizes

@@ -142,7 +142,7 @@ class CycleRunner:
     def record_coverage(self) -> None:
         """What the workload exercises of the userspace, for the cycle's summary."""
         cov = applet_coverage(self.env.workload, self.userspace().applets)
-        data = {"run_id": self.env.run_id, "applets": cov.as_json()}
+        data: dict[str, object] = {"run_id": self.env.run_id, "applets": cov.as_json()}
         if any(self.cycle.pruning(c.name) for c in self.cycle.candidates):
             data["syscalls_reachable"] = len(self.reachable().numbers)
         path = self.results(self.cycle.baseline).parent / "coverage.json"

@@ -65,7 +65,7 @@ class CycleDef:
 
     def chain(self, name: str) -> list[CandidateDef]:
         """The candidate and its ancestors, root first."""
-        out = []
+        out: list[CandidateDef] = []
         c: CandidateDef | None = self.candidate(name)
         while c is not None:
             out.insert(0, c)
@@ -95,7 +95,7 @@ def load_cycles(
         raise ConfigError(path, getattr(data, "line", None), "expected a mapping with 'cycles:'")
     cycles = bind(_CyclesFile, data, path).cycles
     if not cycles:
-        raise ConfigError(path, data.key_lines.get("cycles"), "no cycles declared")
+        raise ConfigError(path, getattr(data, "key_lines", {}).get("cycles"), "no cycles declared")
     for name, cycle in cycles.items():
         cycle.name = name
         line = data["cycles"].key_lines.get(name)

@@ -10,6 +10,7 @@ because kbuild cannot see those.
 from __future__ import annotations
 
 import shutil
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -46,7 +47,7 @@ class KernelBuild:
 
 
 def make_args(
-    target: Target, source: KernelSource, folder: Path, extra: list[str] = ()
+    target: Target, source: KernelSource, folder: Path, extra: Sequence[str] = ()
 ) -> list[str]:
     cc = target.toolchain_prefix + "gcc"
     args = [

@@ -14,6 +14,7 @@ import signal
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TextIO
 
 import pexpect
 
@@ -101,7 +102,7 @@ class QemuSession:
         self.argv = qemu_argv(target, axf, self.opts)
         self.markers = Markers()
         self.child: pexpect.spawn | None = None
-        self._log = None
+        self._log: TextIO | None = None
         self._t0 = 0.0
 
     # -- lifetime ---------------------------------------------------------
@@ -203,20 +204,8 @@ class QemuSession:
         # Nothing may be typed before the UART driver is up (it would stay
         # deaf): wait for the first prompt, then ask until the shell answers.
         self.expect(re.escape(boot.prompt), boot.boot_timeout_s, f"shell prompt {boot.prompt!r}")
-        ready_ms = None
-        for _attempt in range(5):
-            n = self.markers.next()
-            typed, answer = self.markers.echo(n)
-            self.child.sendline(typed)
-            try:
-                self.expect(answer, 2.0, "a marker echo")
-                ready_ms = self._ms()
-                break
-            except BootFailure as e:
-                if e.kind != "timeout":
-                    raise
-        if ready_ms is None:
-            raise self._fail("timeout", "the shell never answered a marker echo (5 tries)")
+        self._ask("a marker echo")
+        ready_ms = self._ms()
         return BootTimes(marker_ms, ready_ms, guest_ms(self.seen, GUEST_READY_TAG))
 
     def run(self, command: str, timeout: float | None = None) -> CommandResult:
@@ -270,21 +259,25 @@ class QemuSession:
             failure.syscall,
         )
 
-    def resync(self, tries: int = 5) -> None:
+    def resync(self) -> None:
         """Interrupt whatever runs and wait for the shell to answer a fresh marker."""
+        self._ask("a marker echo after Ctrl-C", interrupt=True)
+
+    def _ask(self, what: str, interrupt: bool = False, tries: int = 5) -> None:
+        """Type a marker echo until the shell answers it (2 s a try)."""
         assert self.child is not None
         for _attempt in range(tries):
-            self.child.sendcontrol("c")
-            n = self.markers.next()
-            typed, answer = self.markers.echo(n)
+            if interrupt:
+                self.child.sendcontrol("c")
+            typed, answer = self.markers.echo(self.markers.next())
             self.child.sendline(typed)
             try:
-                self.expect(answer, 2.0, "a marker echo after Ctrl-C", window=SEARCH_WINDOW)
+                self.expect(answer, 2.0, what, window=SEARCH_WINDOW)
                 return
             except BootFailure as e:
                 if e.kind != "timeout":
                     raise
-        raise self._fail("timeout", f"the shell did not answer after Ctrl-C ({tries} tries)")
+        raise self._fail("timeout", f"the shell never answered {what} ({tries} tries)")
 
 
 class StepTimeout(BootFailure):

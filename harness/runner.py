@@ -68,14 +68,14 @@ def run_logged(
     append: bool = False,
 ) -> None:
     """Run argv, teeing its output to `log`; raise StepError on failure."""
-    argv = [str(a) for a in argv]
-    if "/" not in argv[0]:
-        require_tool(argv[0])
+    args = [str(a) for a in argv]
+    if "/" not in args[0]:
+        require_tool(args[0])
     log.parent.mkdir(parents=True, exist_ok=True)
     full_env = dict(os.environ, **(env or {}))
     ticker = Ticker(step)
     with open(log, "a" if append else "w") as out:
-        out.write(f"$ {' '.join(argv)}\n")
+        out.write(f"$ {' '.join(args)}\n")
         out.flush()
         proc = subprocess.Popen(
             argv,
@@ -98,16 +98,16 @@ def run_logged(
             proc.wait()
             raise
     if rc != 0:
-        raise StepError(step, log, tail(log), f"'{' '.join(argv[:3])} ...' exited {rc}")
+        raise StepError(step, log, tail(log), f"'{' '.join(args[:3])} ...' exited {rc}")
     if ticker.elapsed > 5:
         say(f"{step}: done in {ticker.elapsed:.0f}s")
 
 
 def capture(argv: Sequence[str | os.PathLike], cwd: Path | None = None) -> str:
     """Run a short command and return its stdout; a failure names the command."""
-    argv = [str(a) for a in argv]
-    require_tool(argv[0])
-    res = subprocess.run(argv, cwd=cwd, capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    args = [str(a) for a in argv]
+    require_tool(args[0])
+    res = subprocess.run(args, cwd=cwd, capture_output=True, text=True, stdin=subprocess.DEVNULL)
     if res.returncode != 0:
-        raise StepError(" ".join(argv), None, res.stderr.strip()[-2000:], f"exit {res.returncode}")
+        raise StepError(" ".join(args), None, res.stderr.strip()[-2000:], f"exit {res.returncode}")
     return res.stdout

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from elftools.elf.elffile import ELFFile
+from elftools.elf.sections import SymbolTableSection
 
 from .errors import KqualError
 
@@ -44,7 +45,7 @@ class SymbolTable:
         with f:
             elf = ELFFile(f)
             symtab = elf.get_section_by_name(".symtab")
-            if symtab is None:
+            if not isinstance(symtab, SymbolTableSection):
                 raise KqualError(f"{vmlinux} has no symbol table (stripped?)")
             sections = [s.name for s in elf.iter_sections()]
             funcs = [

@@ -12,6 +12,7 @@ reruns the command only when its text changes.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -80,7 +81,7 @@ def prune_table(
     table: Path,
     used: dict[int, int],
     keep: dict[str, str],
-    extra: list[str] = (),
+    extra: Sequence[str] = (),
     reachable: dict[int, list[str]] | None = None,
     keep_reachable: bool = True,
     entry_point: str = PRUNED,

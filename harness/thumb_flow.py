@@ -211,6 +211,9 @@ class FunctionFlow:
             return st, [nxt]
         if iid == arm.ARM_INS_B:
             target = _imm(insn)
+            if target is None:
+                self.fn.problems.append((insn.address, "branch with no target"))
+                return st, []
             succs = [nxt] if cond else []
             if self._inside(target):
                 succs.append(target)
