@@ -13,6 +13,7 @@ the cache by copy, never by hard link, so nothing outside can change them.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -24,6 +25,7 @@ from pathlib import Path
 
 from filelock import FileLock
 
+from .errors import KqualError
 from .fingerprint import code_fingerprint, sha256_file
 from .progress import say
 
@@ -71,28 +73,49 @@ class ProfileCache:
         return self.root / key.selector / key.digest
 
     def valid(self, key: CacheKey) -> bool:
+        """A whole entry for key: its manifest names every file, with the right sums."""
         folder = self.folder(key)
         try:
             manifest = json.loads((folder / MANIFEST).read_text())
+            present = {p.name for p in folder.iterdir()} - {MANIFEST}
         except (OSError, ValueError):
+            return False  # missing, unreadable, or not a folder
+        if not isinstance(manifest, dict) or manifest.get("key") != asdict(key):
             return False
-        if manifest.get("key") != asdict(key):
+        files = manifest.get("files")
+        if not isinstance(files, dict) or not files or present != set(files):
+            return False  # an entry always holds the profile: an empty one is partial
+        try:
+            return all(sha256_file(folder / n) == digest for n, digest in files.items())
+        except OSError:
             return False
-        files = manifest.get("files", {})
-        present = {p.name for p in folder.iterdir()} - {MANIFEST}
-        if present != set(files):
-            return False
-        return all(sha256_file(folder / n) == digest for n, digest in files.items())
 
     def get_or_fill(self, key: CacheKey, fill: Callable[[Path], None]) -> CacheEntry:
         """The entry for key; `fill(folder)` writes its files on a miss."""
+        try:
+            return self._get_or_fill(key, fill)
+        except OSError as e:
+            if e.errno in (errno.ENOSPC, errno.EDQUOT):
+                raise KqualError(
+                    f"profile cache {self.root}: no space left on its file system "
+                    f"({e.strerror}); free space there, or point --profile-cache or "
+                    "KQUAL_CACHE at a larger one. Nothing partial was kept."
+                ) from None
+            if e.errno in (errno.ENOTDIR, errno.EEXIST) or isinstance(e, NotADirectoryError):
+                raise KqualError(
+                    f"profile cache {self.root}: {e.filename} is in the way ({e.strerror}); "
+                    "the cache must be a folder of folders: move that file away"
+                ) from None
+            raise
+
+    def _get_or_fill(self, key: CacheKey, fill: Callable[[Path], None]) -> CacheEntry:
         folder = self.folder(key)
         folder.parent.mkdir(parents=True, exist_ok=True)
         with FileLock(str(folder) + ".lock"):
             if self.valid(key):
                 say(f"profile cache hit: {key} ({folder})")
                 return CacheEntry(key, folder, hit=True)
-            if folder.exists():
+            if folder.exists() or folder.is_symlink():
                 say(f"profile cache: discarding corrupt or partial entry {key}")
                 _remove(folder)
             say(f"profile cache miss: {key}, filling")
@@ -127,6 +150,9 @@ class ProfileCache:
 
 
 def _remove(folder: Path) -> None:
+    if folder.is_file() or folder.is_symlink():
+        folder.unlink()
+        return
     if not folder.exists():
         return
     for p in [folder, *folder.rglob("*")]:

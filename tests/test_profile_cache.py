@@ -3,12 +3,14 @@ from __future__ import annotations
 import multiprocessing
 import os
 import stat
+import subprocess
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from harness import profile_cache
+from harness.errors import KqualError
 from harness.profile_cache import CacheKey, ProfileCache, analysis_code_digest
 
 KEY = CacheKey("img" * 8, "wl" * 8, "syscalls", '{"debug": "exec,cpu,nochain"}', "code")
@@ -131,3 +133,92 @@ def test_parallel_processes_fill_once(tmp_path):
         hits = pool.starmap(_worker, [(str(tmp_path / "c"), str(counter))] * 3)
     assert counter.read_text().count("fill") == 1
     assert sorted(hits) == [False, True, True]
+
+
+def _manifest(cache: ProfileCache) -> Path:
+    return cache.folder(KEY) / profile_cache.MANIFEST
+
+
+@pytest.mark.parametrize(
+    "manifest",
+    ["[]", "null", '"text"', '{"key": null}', "KEYFILES_LIST", "KEYFILES_EMPTY"],
+)
+def test_a_malformed_manifest_is_a_miss_not_a_crash(tmp_path, manifest):
+    import json
+    from dataclasses import asdict
+
+    cache = ProfileCache(tmp_path)
+    cache.get_or_fill(KEY, fill_ok)
+    path = _manifest(cache)
+    path.chmod(0o644)
+    if manifest == "KEYFILES_LIST":
+        manifest = json.dumps({"key": asdict(KEY), "files": ["profile.json"]})
+    elif manifest == "KEYFILES_EMPTY":  # names no file: never a whole entry
+        for p in cache.folder(KEY).iterdir():
+            if p != path:
+                p.chmod(0o644)
+                p.unlink()
+        manifest = json.dumps({"key": asdict(KEY), "files": {}})
+    path.write_text(manifest)
+    assert not cache.valid(KEY)
+    refilled = cache.get_or_fill(KEY, fill_ok)
+    assert refilled.hit is False and cache.valid(KEY)
+
+
+def test_an_entry_that_is_a_file_is_replaced(tmp_path):
+    cache = ProfileCache(tmp_path)
+    entry = cache.folder(KEY)
+    entry.parent.mkdir(parents=True)
+    entry.write_text("not a folder")
+    assert not cache.valid(KEY)
+    assert cache.get_or_fill(KEY, fill_ok).hit is False and cache.valid(KEY)
+
+
+def test_a_cache_root_that_is_a_file_is_a_clear_error(tmp_path):
+    root = tmp_path / "cache"
+    root.write_text("oops")
+    with pytest.raises(KqualError, match=r"is in the way .*move that file away"):
+        ProfileCache(root).get_or_fill(KEY, fill_ok)
+
+
+def test_interrupted_publish_leaves_no_entry(tmp_path, monkeypatch):
+    """Ctrl-C while the entry is being published: nothing partial is visible, next run fills."""
+    cache = ProfileCache(tmp_path)
+
+    def interrupted(src, dst):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(profile_cache.os, "rename", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        cache.get_or_fill(KEY, fill_ok)
+    monkeypatch.undo()
+    assert not cache.folder(KEY).exists()
+    assert [
+        p.name for p in cache.folder(KEY).parent.iterdir() if not p.name.endswith(".lock")
+    ] == []
+    assert cache.get_or_fill(KEY, fill_ok).hit is False and cache.valid(KEY)
+
+
+@pytest.fixture
+def tiny_fs(tmp_path):
+    """A 64 KiB tmpfs (root only: CI runs as root)."""
+    mnt = tmp_path / "tiny"
+    mnt.mkdir()
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mnt)])
+    if r.returncode != 0:
+        pytest.skip("mounting a tmpfs needs root")
+    yield mnt
+    subprocess.run(["umount", "-l", str(mnt)], check=False)
+
+
+def test_a_full_disk_under_the_cache_is_a_clear_error(tiny_fs):
+    cache = ProfileCache(tiny_fs / "profiles")
+
+    def big_fill(folder: Path) -> None:
+        (folder / "profile.json").write_bytes(b"x" * 200_000)
+
+    with pytest.raises(KqualError, match=r"no space left .*--profile-cache or KQUAL_CACHE"):
+        cache.get_or_fill(KEY, big_fill)
+    leftovers = [p for p in (tiny_fs / "profiles" / KEY.selector).iterdir()]
+    assert all(p.name.endswith(".lock") for p in leftovers)
+    assert not cache.valid(KEY)
