@@ -6,6 +6,7 @@ import bisect
 from dataclasses import dataclass
 from pathlib import Path
 
+from elftools.common.exceptions import ELFError
 from elftools.elf.elffile import ELFFile
 from elftools.elf.sections import SymbolTableSection
 
@@ -43,7 +44,10 @@ class SymbolTable:
         except OSError as e:
             raise KqualError(f"cannot read vmlinux {vmlinux}: {e.strerror}") from None
         with f:
-            elf = ELFFile(f)
+            try:
+                elf = ELFFile(f)
+            except ELFError as e:
+                raise KqualError(f"{vmlinux} is not an ELF file ({e}): give the vmlinux") from None
             symtab = elf.get_section_by_name(".symtab")
             if not isinstance(symtab, SymbolTableSection):
                 raise KqualError(f"{vmlinux} has no symbol table (stripped?)")

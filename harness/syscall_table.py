@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import ConfigError
+from .yamlschema import read_text
 
 
 @dataclass(frozen=True)
@@ -19,7 +20,7 @@ class SyscallEntry:
 
 def parse_syscall_table(path: Path) -> list[SyscallEntry]:
     entries = []
-    for n, raw in enumerate(Path(path).read_text().splitlines(), 1):
+    for n, raw in enumerate(read_text(Path(path)).splitlines(), 1):
         line = raw.split("#", 1)[0].strip()
         if not line:
             continue

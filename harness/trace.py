@@ -37,13 +37,19 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", action="store_true", help="print one JSON object")
     ap.add_argument("--out", type=Path, default=None, help="write profile files here")
     args = ap.parse_args(argv)
+    if args.out is not None and args.out.exists() and not args.out.is_dir():
+        print(f"error: --out {args.out} is a file; give a folder (it is created)", file=sys.stderr)
+        return 2
     try:
         profile = profile_trace(args.trace, args.vmlinux, args.syscall_table)
+        if args.out:
+            write_outputs(profile, args.out)
     except KqualError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    if args.out:
-        write_outputs(profile, args.out)
+    except OSError as e:
+        print(f"error: {e.filename}: {e.strerror}", file=sys.stderr)
+        return 2
     if args.json:
         json.dump(profile.as_json(), sys.stdout)
         sys.stdout.write("\n")

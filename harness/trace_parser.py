@@ -75,7 +75,12 @@ def _swi_events_in(buf, start: int, end: int, swi_re: re.Pattern[bytes]):
             if r07 is not None:
                 events.append(("D", int(r07[1], 16)))
         elif buf[j - 1 : j] == b"/":
-            nl = buf.rfind(b"\n", start, j)
+            # The pc field sits near the start of a Trace line: look back a little,
+            # never to the window's start (long lines would make that quadratic).
+            lo = max(start, j - _PC_FIELD_REACH)
+            nl = buf.rfind(b"\n", lo, j)
+            if nl < 0 and lo > start:
+                continue  # too far into a line to be a Trace line's pc field
             line_start = nl + 1 if nl >= 0 else start
             if buf[line_start : line_start + 6] == b"Trace " and _is_pc_field(buf, line_start, j):
                 events.append(("T", None))
@@ -83,6 +88,7 @@ def _swi_events_in(buf, start: int, end: int, swi_re: re.Pattern[bytes]):
 
 
 _HEX = frozenset(b"0123456789abcdefABCDEF")
+_PC_FIELD_REACH = 160  # "Trace 0: 0x<16 hex> [<8 or 16 hex>/" with room to spare
 
 
 def _is_pc_field(buf, line_start: int, field_start: int) -> bool:
@@ -216,7 +222,33 @@ def parse_trace(path: Path, swi_pc: int, jobs: int | None = None) -> RawTrace:
             f"{path} holds no Trace records: was QEMU run with '-d exec,cpu' and '-D {path.name}'?"
         )
     raw.syscall_r7 = _bind(events, raw.dump_first)
+    with open(path, "rb") as f:
+        f.seek(max(0, size - 4096))
+        cut = truncation(f.read(), raw.dump_first)
+    if cut:
+        raise TraceError(
+            f"{path} is truncated: {cut}. QEMU was probably killed while tracing, or the "
+            "disk filled up; trace again"
+        )
     return raw
+
+
+def truncation(tail: bytes, dump_first: bool) -> str | None:
+    """Why the end of a trace is not the end of a whole record, or None."""
+    if not tail.endswith(b"\n"):
+        return "its last line has no newline"
+    lines = [ln for ln in tail.splitlines() if ln.strip()]
+    last_trace = max((i for i, ln in enumerate(lines) if ln.startswith(b"Trace ")), default=None)
+    if last_trace is None:
+        return None
+    if dump_first:
+        return None  # each dump precedes its Trace line: a Trace line ends a record
+    after = lines[last_trace + 1 :]
+    if not after or not after[0].startswith(b"R00="):
+        return None  # a trace without register dumps (-d exec alone)
+    if not any(b"PSR=" in ln for ln in after):
+        return "the register dump of its last record is cut short"
+    return None
 
 
 def classify(r7: int) -> str:

@@ -99,3 +99,58 @@ def test_missing_trace_and_empty_trace_fail_clearly(tmp_path, vmlinux):
     empty.write_text("nothing here\n")
     res = run(empty, "--vmlinux", vmlinux, "--json")
     assert res.returncode != 0 and "no Trace records" in res.stderr
+
+
+def _good_trace(tmp_path):
+    swi = 0x21008000
+    trace = tmp_path / "t.trace"
+    trace.write_text(trace_line(swi) + dump(swi, 3) + trace_line(swi) + dump(swi, 4))
+    return trace
+
+
+@pytest.mark.parametrize(
+    "case,message",
+    [
+        ("vmlinux-not-elf", "is not an ELF file"),
+        ("table-missing", "nosuch.tbl: file not found"),
+        ("out-is-a-file", "is a file; give a folder"),
+        ("cut-mid-record", "is truncated: the register dump of its last record is cut short"),
+        ("cut-mid-line", "is truncated: its last line has no newline"),
+    ],
+)
+def test_bad_inputs_are_errors_not_tracebacks(tmp_path, vmlinux, case, message):
+    trace = _good_trace(tmp_path)
+    args = [trace, "--vmlinux", vmlinux, "--json"]
+    if case == "vmlinux-not-elf":
+        bad = tmp_path / "vmlinux.txt"
+        bad.write_text("not an elf\n")
+        args = [trace, "--vmlinux", bad]
+    elif case == "table-missing":
+        args += ["--syscall-table", tmp_path / "nosuch.tbl"]
+    elif case == "out-is-a-file":
+        (tmp_path / "out").write_text("x")
+        args += ["--out", tmp_path / "out"]
+    elif case == "cut-mid-record":
+        text = trace.read_text()
+        trace.write_text(text[: text.rindex("R12=")])
+    elif case == "cut-mid-line":
+        trace.write_text(trace.read_text()[:-5])
+    res = run(*args)
+    assert res.returncode == 2, res.stdout + res.stderr
+    assert message in res.stderr and "Traceback" not in res.stderr
+
+
+def test_long_lines_that_mention_the_address_are_not_records(tmp_path, vmlinux):
+    """Long lines full of vector_swi's address: none is a Trace line's pc field.
+    (Each hit once scanned back to the window start: quadratic on such a trace.)"""
+    swi = 0x21008000
+    noise = ("IN: " + "21008000/" * 2000 + "\n").encode()
+    trace = tmp_path / "long.trace"
+    with open(trace, "wb") as f:
+        f.write((trace_line(swi) + dump(swi, 3)).encode())
+        for _ in range(2_000_000 // len(noise)):
+            f.write(noise)
+        f.write((trace_line(swi) + dump(swi, 4)).encode())
+    res = run(trace, "--vmlinux", vmlinux, "--json")
+    assert res.returncode == 0, res.stderr
+    assert json.loads(res.stdout)["syscalls"] == {"3": 1, "4": 1}

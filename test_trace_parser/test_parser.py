@@ -121,9 +121,12 @@ def test_sixteen_digit_pc_and_crlf(trace_file):
 def test_truncated_last_record(trace_file):
     full = trace_line(SWI) + dump(SWI, 4) + trace_line(SWI) + dump(SWI, 6)
     cut = full[: full.rindex("R12=") + 10]  # the last dump ends before R15
-    raw = parse_trace(trace_file(cut), SWI)
-    assert raw.blocks == 2
-    assert syscalls(raw) == [4, None]
+    with pytest.raises(TraceError, match="truncated: its last line has no newline"):
+        parse_trace(trace_file(cut), SWI)
+    cut_at_line = full[: full.rindex("R12=")]  # whole lines, but no R12..XPSR
+    with pytest.raises(TraceError, match="register dump of its last record is cut short"):
+        parse_trace(trace_file(cut_at_line), SWI)
+    assert syscalls(parse_trace(trace_file(full), SWI)) == [4, 6]
 
 
 def test_garbage_linking_and_in_asm_lines_are_ignored(trace_file):
