@@ -67,6 +67,14 @@ def required_steps(cycle: CycleDef, name: str) -> list[StepName]:
     return steps
 
 
+def _brief(detail: str, limit: int = 400) -> str:
+    """The cause (first line) and the end (a log's or console's tail) of a failure."""
+    if len(detail) <= limit:
+        return detail
+    first = detail.splitlines()[0][: limit // 2]
+    return f"{first} ... {detail[-(limit - len(first) - 5) :]}"
+
+
 def _failure(r: CandidateRecord, steps: list[StepName]) -> tuple[str, str] | None:
     """The first required step that failed, or that did not run in this run."""
     for step in steps:
@@ -74,7 +82,7 @@ def _failure(r: CandidateRecord, steps: list[StepName]) -> tuple[str, str] | Non
         if outcome is None:
             return NOT_RUN, f"{step.value} did not run"
         if not outcome.ok:
-            return STEP_FAILURE[step], outcome.detail[-300:]
+            return STEP_FAILURE[step], _brief(outcome.detail)
     if r.get("linux_axf_bytes") is None:
         return "failed_build", "no linux.axf size recorded"
     return None
