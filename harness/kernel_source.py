@@ -18,6 +18,7 @@ from filelock import FileLock
 
 from .errors import KqualError
 from .fingerprint import Fingerprint
+from .kconfig import known_symbols
 from .patches import apply_series
 from .paths import cache_dir, work_dir
 from .progress import say
@@ -91,32 +92,55 @@ def prepare_source(target: Target, log_dir: Path) -> KernelSource:
     return _prepared[fp.digest]
 
 
-def source_syscall_table(target: Target) -> Path:
-    """The kernel's syscall.tbl without preparing the tree (for checks before any build).
+@dataclass(frozen=True)
+class SourceFacts:
+    """What checks before any build need from the kernel source."""
 
-    The prepared tree's table when it exists; else the tarball's, extracted
-    once into the cache (about 10 s), keyed like the tree.
+    syscall_table: Path
+    symbols: frozenset[str]  # every Kconfig symbol the tree declares
+
+
+def source_facts(target: Target) -> SourceFacts:
+    """The syscall table and Kconfig symbols, without preparing the tree.
+
+    From the prepared tree when there is one; else from the tarball's
+    syscall.tbl and Kconfig files, extracted once into the cache (about
+    10 s), keyed like the tree.
     """
     fp = source_fingerprint(target)
     root = work_dir() / "src" / f"linux-{fp.short}"
-    prepared = root / "tree" / "arch" / "arm" / "tools" / "syscall.tbl"
-    if Stage("kernel source", root, fp, [prepared]).up_to_date():
-        return prepared
-    cached = cache_dir() / "syscall-tables" / f"{fp.short}.tbl"
-    if cached.exists():
-        return cached
-    cached.parent.mkdir(parents=True, exist_ok=True)
+    tree = root / "tree"
+    if Stage("kernel source", root, fp, [tree / "Makefile"]).up_to_date():
+        table = tree / "arch" / "arm" / "tools" / "syscall.tbl"
+        return SourceFacts(table, frozenset(known_symbols(tree)))
+    cached = cache_dir() / "kernel-facts" / fp.short
+    if not (cached / "symbols.txt").exists():
+        _extract_facts(target, cached)
+    return SourceFacts(
+        cached / "syscall.tbl", frozenset((cached / "symbols.txt").read_text().split())
+    )
+
+
+def _extract_facts(target: Target, dest: Path) -> None:
     require_tool("tar")
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    (tmp / "src").mkdir(parents=True)
     out = subprocess.run(
-        ["tar", "-xOf", target.source_tarball, "--wildcards", "*/arch/arm/tools/syscall.tbl"],
+        ["tar", "-xf", target.source_tarball, "-C", tmp / "src", "--wildcards"]
+        + ["*/arch/arm/tools/syscall.tbl", "*Kconfig*"],
         capture_output=True,
     )
-    if out.returncode != 0 or not out.stdout:
+    tables = list((tmp / "src").glob("*/arch/arm/tools/syscall.tbl"))
+    if out.returncode != 0 or not tables:
+        shutil.rmtree(tmp, ignore_errors=True)
         raise KqualError(
             f"{target.source_tarball}: no arch/arm/tools/syscall.tbl in it "
             f"({out.stderr.decode(errors='replace').strip()[:200]}); is it a Linux source tarball?"
         )
-    tmp = cached.with_name(f".{cached.name}.{os.getpid()}.tmp")
-    tmp.write_bytes(out.stdout)
-    os.replace(tmp, cached)
-    return cached
+    shutil.copyfile(tables[0], tmp / "syscall.tbl")
+    (tmp / "symbols.txt").write_text("\n".join(sorted(known_symbols(tmp / "src"))) + "\n")
+    shutil.rmtree(tmp / "src")
+    shutil.rmtree(dest, ignore_errors=True)
+    os.replace(tmp, dest)

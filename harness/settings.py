@@ -13,7 +13,10 @@ from pathlib import Path
 from .cycles import CycleDef, load_cycles
 from .errors import ConfigError
 from .initramfs import load_spec
-from .kernel_source import source_syscall_table
+from .config_trim import load_rules
+from .kconfig import parse_fragment
+from .kernel_source import source_facts
+from .patches import series
 from .paths import ROOT, resolve
 from .runner import require_tool
 from .syscall_prune import load_keep, resolve_names
@@ -58,9 +61,29 @@ def load_settings(
     cycles = load_cycles(configs / "cycles.yaml", selectors=selectors)
     workload = load_workload(workload_path)
     extra = list(keep_extra or [])
-    if extra or any(c.pruning(x.name) for c in cycles.values() for x in c.candidates):
-        entries = parse_syscall_table(source_syscall_table(target))
-        resolve_names(entries, extra, "--keep-syscall")
-        for cycle in cycles.values():
-            load_keep(resolve(cycle.syscall_keep), entries)
+    facts = source_facts(target)
+    entries = parse_syscall_table(facts.syscall_table)
+    resolve_names(entries, extra, "--keep-syscall")
+    for cycle in cycles.values():
+        load_keep(resolve(cycle.syscall_keep), entries)
+        load_rules(resolve(cycle.trim_rules))
+    _check_fragments(target, cycles, facts.symbols)
+    for folder in (target.kernel_patches, target.musl_patches):
+        series(folder)
     return Settings(target, cycles, workload, selectors, extra, boots, icount_boots)
+
+
+def _check_fragments(target: Target, cycles: dict[str, CycleDef], symbols: frozenset[str]) -> None:
+    """Every kernel fragment line is a Kconfig line for a symbol this kernel has."""
+    kernel = list(target.fragment_paths)
+    for cycle in cycles.values():
+        kernel += [resolve(f) for c in cycle.candidates for f in c.fragments]
+    for frag in dict.fromkeys(kernel):
+        for req in parse_fragment(frag):
+            if req.name not in symbols:
+                raise ConfigError(
+                    frag,
+                    req.line,
+                    f"CONFIG_{req.name} is not a Kconfig symbol of this kernel (a typo?)",
+                )
+    parse_fragment(target.busybox_config)  # BusyBox's own symbols: syntax only

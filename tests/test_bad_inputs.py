@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from harness.errors import ConfigError, KqualError
-from harness.kernel_source import source_syscall_table
+from harness.kernel_source import source_facts, source_fingerprint
 from harness.settings import load_settings
 from harness.target import load_target
 
@@ -580,7 +580,52 @@ OPTIONS = [
     Case("option-target-folder", "", None, "is a folder", "configs", {"target": "."}),
 ]
 
-CASES = TARGET + CYCLES + WORKLOAD + TRACE + KEEP + OPTIONS
+FRAGMENTS = [
+    Case(
+        "fragment-unknown-symbol",
+        "target/size.config",
+        sub("\n", "\nCONFIG_NO_SUCH_THING=y\n"),
+        "CONFIG_NO_SUCH_THING is not a Kconfig symbol",
+        "size.config",
+    ),
+    Case(
+        "fragment-not-kconfig",
+        "target/boot.config",
+        sub("\n", "\nPRINTK_TIME=y\n"),
+        "not a Kconfig line: 'PRINTK_TIME=y'",
+        "boot.config",
+    ),
+    Case(
+        "fragment-cycle-typo",
+        "trim/base.config",
+        sub("\n", "\nCONFIG_IO_URNG=n\n"),
+        "CONFIG_IO_URNG is not a Kconfig symbol",
+        "base.config",
+    ),
+    Case(
+        "busybox-config-garbage",
+        "busybox.config",
+        sub("CONFIG_NOMMU=y", "CONFIG NOMMU y"),
+        "not a Kconfig line",
+        "busybox.config",
+    ),
+    Case(
+        "trim-rules-bad-option",
+        "trim/rules.yaml",
+        sub("option: ", "option: CONFIG_"),
+        "write it without CONFIG_",
+        "rules.yaml",
+    ),
+    Case(
+        "initramfs-relative-path",
+        "initramfs.yaml",
+        sub("dirs: [/bin", "dirs: [bin"),
+        "path 'bin' must be absolute",
+        "initramfs.yaml",
+    ),
+]
+
+CASES = TARGET + CYCLES + WORKLOAD + TRACE + KEEP + OPTIONS + FRAGMENTS
 
 
 def test_the_corpus_is_large_enough():
@@ -589,15 +634,14 @@ def test_the_corpus_is_large_enough():
 
 @pytest.fixture(scope="module")
 def table_cache(tmp_path_factory):
-    """The kernel's syscall table, extracted once for the whole corpus."""
+    """The kernel's syscall table and Kconfig symbols, found once for the whole corpus."""
     cache = tmp_path_factory.mktemp("cache")
-    table = source_syscall_table(load_target(ROOT / "configs" / "target.yaml"))
-    fp = table.parent.parent.parent.parent.parent.name.removeprefix("linux-")
-    (cache / "syscall-tables").mkdir()
-    if table.parent.name == "syscall-tables":
-        shutil.copy(table, cache / "syscall-tables" / table.name)
-    else:
-        shutil.copy(table, cache / "syscall-tables" / f"{fp}.tbl")
+    target = load_target(ROOT / "configs" / "target.yaml")
+    facts = source_facts(target)
+    folder = cache / "kernel-facts" / source_fingerprint(target).short
+    folder.mkdir(parents=True)
+    shutil.copy(facts.syscall_table, folder / "syscall.tbl")
+    (folder / "symbols.txt").write_text("\n".join(sorted(facts.symbols)) + "\n")
     return cache
 
 
