@@ -10,10 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .config_trim import load_rules
 from .cycles import CycleDef, load_cycles
 from .errors import ConfigError
 from .initramfs import load_spec
-from .config_trim import load_rules
 from .kconfig import parse_fragment
 from .kernel_source import source_facts
 from .patches import series
