@@ -128,7 +128,7 @@ def _extract_facts(target: Target, dest: Path) -> None:
     shutil.rmtree(tmp, ignore_errors=True)
     (tmp / "src").mkdir(parents=True)
     out = subprocess.run(
-        ["tar", "-xf", target.source_tarball, "-C", tmp / "src", "--wildcards"]
+        ["tar", "-xf", str(target.source_tarball), "-C", str(tmp / "src"), "--wildcards"]
         + ["*/arch/arm/tools/syscall.tbl", "*Kconfig*"],
         capture_output=True,
     )
