@@ -16,9 +16,11 @@ from pathlib import Path
 import pytest
 from _pytest.junitxml import xml_key
 
+from harness.bloat import bloat_o_meter
 from harness.candidate import CandidateSpec, build_candidate
 from harness.cycle_run import CycleRunner, Environment
 from harness.errors import KqualError
+from harness.kernel_source import prepare_source
 from harness.paths import cache_dir, resolve, results_dir
 from harness.profile import get_profile
 from harness.profile_cache import ProfileCache
@@ -248,8 +250,14 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         return
     cycles = _settings(session.config).cycles
     xml = session.config.stash.get(xml_key, None)
+    target = _settings(session.config).target
+
+    def bloat(old: Path, new: Path):
+        tree = prepare_source(target, results_dir()).tree
+        return bloat_o_meter(tree, old, new, target.toolchain_prefix)
+
     for name, cycle in cycles.items():
-        summary = write_summary(cycle, results_dir() / name, run_id)
+        summary = write_summary(cycle, results_dir() / name, run_id, bloat)
         if not summary:
             decisions = decide(cycle, results_dir() / name, run_id)
             if decisions:

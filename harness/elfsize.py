@@ -11,34 +11,40 @@ from elftools.elf.elffile import ELFFile
 
 @dataclass
 class SectionSizes:
-    """Allocated bytes of vmlinux by kind; init is freed after boot."""
+    """Allocated bytes of vmlinux by kind, classified by section name as `size -A`
+    lists them; init is freed after boot; the unwind tables are counted apart."""
 
     text: int = 0
     rodata: int = 0
     data: int = 0
     bss: int = 0
     init: int = 0
+    unwind: int = 0
 
     def as_dict(self) -> dict[str, int]:
         return asdict(self)
+
+
+def section_kind(name: str) -> str:
+    """The kind of an allocated section, from its name alone (nommu .rodata is writable)."""
+    if name.startswith((".init", ".exit")):
+        return "init"
+    if name.startswith((".ARM.unwind", ".ARM.extab")):
+        return "unwind"
+    if name.startswith((".text", ".head.text")):
+        return "text"
+    if name.startswith((".bss", ".sbss")):
+        return "bss"
+    if name.startswith((".data", ".sdata", ".tdata")):
+        return "data"
+    return "rodata"  # .rodata, __param, __ksymtab*, __ex_table, .notes, ...
 
 
 def section_sizes(vmlinux: Path) -> SectionSizes:
     sizes = SectionSizes()
     with open(vmlinux, "rb") as f:
         for sec in ELFFile(f).iter_sections():
-            flags = sec["sh_flags"]
-            if not flags & SH_FLAGS.SHF_ALLOC or sec["sh_size"] == 0:
-                continue
-            size = sec["sh_size"]
-            if sec.name.startswith(".init") or sec.name.startswith(".exit"):
-                sizes.init += size
-            elif sec["sh_type"] == "SHT_NOBITS":
-                sizes.bss += size
-            elif flags & SH_FLAGS.SHF_EXECINSTR:
-                sizes.text += size
-            elif flags & SH_FLAGS.SHF_WRITE:
-                sizes.data += size
-            else:
-                sizes.rodata += size
+            if sec["sh_flags"] & SH_FLAGS.SHF_ALLOC and sec["sh_size"]:
+                kind = section_kind(sec.name)
+                setattr(sizes, kind, getattr(sizes, kind) + sec["sh_size"])
     return sizes

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from .bloat import compare, symbol_sizes
+from .bloat import Bloat
 from .cycles import CycleDef
 from .results import CandidateRecord, StepName, read_record
 
@@ -26,6 +27,7 @@ FAILURE_REASONS = (
 # the cycle sets accept_at_risk.
 AT_RISK = "at_risk"
 SYSCALL_COUNTS = ("reachable", "traced", "kept", "pruned")
+SECTION_COLUMNS = ("text", "rodata", "data", "bss", "init", "unwind")
 
 
 @dataclass
@@ -132,20 +134,20 @@ def decide(cycle: CycleDef, root: Path, run_id: str) -> list[Decision]:
     return decisions
 
 
-def _add_bloat(decisions: list[Decision], root: Path, baseline: str) -> None:
+def _add_bloat(decisions: list[Decision], root: Path, baseline: str, bloat: BloatTool) -> None:
     base = next((d for d in decisions if d.candidate == baseline), None)
     base_vmlinux = root / baseline / "vmlinux"
     if base is None or not base_vmlinux.exists():
         return
-    old = symbol_sizes(base_vmlinux)
     for d in decisions:
         if d.candidate == baseline or not (root / d.candidate / "vmlinux").exists():
             continue
         if d.linux_axf_bytes is not None and base.linux_axf_bytes is not None:
             d.delta_bytes = d.linux_axf_bytes - base.linux_axf_bytes
-        b = compare(old, symbol_sizes(root / d.candidate / "vmlinux"))
-        d.bloat = b.header()
-        d.top_symbol_deltas = b.deltas[:10]
+        if bloat is not None:
+            b = bloat(base_vmlinux, root / d.candidate / "vmlinux")
+            d.bloat = b.header
+            d.top_symbol_deltas = b.deltas[:10]
 
 
 def _coverage(root: Path, run_id: str) -> dict | None:
@@ -173,7 +175,11 @@ def _safety_cost(decisions: list[Decision]) -> list[str]:
     return out
 
 
-def write_summary(cycle: CycleDef, root: Path, run_id: str) -> dict | None:
+# old vmlinux, new vmlinux -> the kernel's bloat-o-meter report (None: no deltas).
+BloatTool = Callable[[Path, Path], Bloat] | None
+
+
+def write_summary(cycle: CycleDef, root: Path, run_id: str, bloat: BloatTool = None) -> dict | None:
     """The selection, once every candidate of the cycle ran in this run; else None.
 
     A run that deselected some candidates (-k) must not overwrite the cycle's
@@ -182,7 +188,7 @@ def write_summary(cycle: CycleDef, root: Path, run_id: str) -> dict | None:
     decisions = decide(cycle, root, run_id)
     if len(decisions) < len(cycle.candidates) or any(d.reason == NOT_RUN for d in decisions):
         return None
-    _add_bloat(decisions, root, cycle.baseline)
+    _add_bloat(decisions, root, cycle.baseline, bloat)
     selected = next((d.candidate for d in decisions if d.reason == "selected"), None)
     sel_dir = root / "selected"
     if sel_dir.exists():
@@ -217,8 +223,9 @@ def render(summary: dict) -> str:
         f"cycle {summary['cycle']}: selected {summary['selected'] or 'nothing'} "
         f"(baseline {summary['baseline']})",
         "",
-        f"{'candidate':<{w}}{'linux.axf':>11}{'vs base':>12}{'text':>9}{'rodata':>8}"
-        f"{'data':>8}{'bss':>8}{'init':>8}{'ready ms':>10}{'guest ms':>10}",
+        f"{'candidate':<{w}}{'linux.axf':>11}{'vs base':>12}"
+        + "".join(f"{k:>10}" for k in SECTION_COLUMNS)
+        + f"{'ready ms':>10}{'guest ms':>10}",
     ]
     for name, d in cands.items():
         s = d["sections"]
@@ -226,10 +233,8 @@ def render(summary: dict) -> str:
         lines.append(
             f"{name:<{w}}{_fmt(d['linux_axf_bytes'], ','):>11}"
             f"{'' if delta is None else format(delta, '+,'):>12}"
-            f"{_fmt(s.get('text'), ','):>9}{_fmt(s.get('rodata'), ','):>8}"
-            f"{_fmt(s.get('data'), ','):>9}{_fmt(s.get('bss'), ','):>8}"
-            f"{_fmt(s.get('init'), ','):>9}"
-            f"{_fmt(d['shell_ready_ms'], '.0f'):>10}{_fmt(d['guest_shell_ready_ms'], '.3f'):>10}"
+            + "".join(f"{_fmt(s.get(k), ','):>10}" for k in SECTION_COLUMNS)
+            + f"{_fmt(d['shell_ready_ms'], '.0f'):>10}{_fmt(d['guest_shell_ready_ms'], '.3f'):>10}"
         )
     lines += ["", f"{'candidate':<{w}}{'decision':<26}detail"]
     for name, d in cands.items():

@@ -133,3 +133,27 @@ def test_console_survives_awkward_commands(target, baseline, tmp_path):
         big = s.run(f"i=0; while [ $i -lt 4000 ]; do echo {line}; i=$((i+1)); done", 120)
         assert big.status == 0 and big.output.count(line + "\n") == 4000
         assert s.run("echo last").output == "last\n"
+
+
+def test_section_sizes_match_size_A(baseline):
+    """Sizes by section name, as `size -A` lists them; unwind tables on their own."""
+    import subprocess
+
+    out = subprocess.run(
+        ["arm-none-eabi-size", "-A", baseline.results / "vmlinux"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    size = {}
+    for line in out.splitlines()[2:]:
+        fields = line.split()
+        if len(fields) == 3 and fields[1].isdigit():
+            size[fields[0]] = int(fields[1])
+    s = baseline.sizes
+    assert s.text == size[".head.text"] + size[".text"]
+    read_only = (".rodata", "__param", "__modver", ".notes", "__ksymtab", "__kcrctab", "__ex_table")
+    assert s.rodata == sum(v for k, v in size.items() if k.startswith(read_only))
+    assert s.unwind == size[".ARM.unwind_idx"] + size[".ARM.unwind_tab"] > 0
+    assert s.init == sum(v for k, v in size.items() if k.startswith((".init", ".exit")))
+    assert s.data == size[".data"] and s.bss == size[".bss"]

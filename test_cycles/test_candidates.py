@@ -102,3 +102,27 @@ def test_keeps_every_reachable_syscall(cycle_runners, safe_pruned_candidate, rec
     record_property("reachable_kept", len(implemented))
     assert not lost, f"{cycle}/{name} pruned syscalls the userspace can call: {lost}"
     assert not runner.prune(name).reachable_pruned
+
+
+def test_summary_bloat_is_the_kernels_bloat_o_meter(cycle_runners, derived_candidate, target):
+    """The summary's header for a candidate is, to the letter, the kernel script's output."""
+    import subprocess
+    import sys
+
+    from harness.bloat import bloat_o_meter
+    from harness.kernel_source import prepare_source
+
+    cycle, name = derived_candidate
+    runner = cycle_runners[cycle]
+    base, mine = runner.built(runner.cycle.baseline), runner.built(name)
+    tree = prepare_source(target, mine.results).tree
+    script = subprocess.run(
+        [sys.executable, tree / "scripts" / "bloat-o-meter", "-p", target.toolchain_prefix]
+        + [base.results / "vmlinux", mine.results / "vmlinux"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    ours = bloat_o_meter(tree, base.results / "vmlinux", mine.results / "vmlinux", "arm-none-eabi-")
+    assert ours.header == script.stdout.splitlines()[0]
+    assert sum(d for *_, d in ours.deltas) == int(ours.header.rsplit("(", 1)[1].rstrip(")"))

@@ -1,14 +1,16 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
-from harness.bloat import compare
+from harness.bloat import parse
 from harness.cycles import CandidateDef, CycleDef, load_cycles
 from harness.errors import ConfigError
 from harness.selection import decide, render, write_summary
 
+DATA = Path(__file__).parent / "data"
 RUN = "run-1"
 CYCLE = CycleDef(
     name="c",
@@ -190,13 +192,16 @@ def reasons_of(cycle, root):
     return {d.candidate: d.reason for d in decide(cycle, root, RUN)}
 
 
-def test_bloat_counts():
-    b = compare({"a": 10, "b": 20, "gone": 5}, {"a": 12, "b": 15, "new": 7})
-    assert (b.added, b.removed, b.grown, b.shrunk) == (1, 1, 1, 1)
-    assert (b.up, b.down, b.total) == (9, -10, -1)
-    assert b.deltas[0] == ("new", 0, 7, 7)  # largest change first
-    assert [d[0] for d in b.deltas[1:3]] == ["b", "gone"]  # ties by name
-    assert b.header() == "add/remove: 1/1 grow/shrink: 1/1 up/down: 9/-10 (-1)"
+def test_bloat_o_meter_output_is_read_as_the_kernel_prints_it():
+    text = (DATA / "bloat" / "baseline-vs-syscall-prune.txt").read_text()
+    b = parse(text)
+    assert b.header == "add/remove: 106/10017 grow/shrink: 19/138 up/down: 774/-1276573 (-1275799)"
+    assert b.total == "Total: Before=2368912, After=1093113, chg -53.86%"
+    assert b.deltas[0] == ("__msg", 15417, 0, -15417)  # largest change first
+    assert ("sys_pruned_syscall", 0, 80, 80) in b.deltas
+    assert ("iter_file_splice_write", 608, 616, 8) in b.deltas
+    with pytest.raises(ValueError, match="not bloat-o-meter output"):
+        parse("Function old new delta\n")
 
 
 def test_real_cycles_file_and_derivation():
