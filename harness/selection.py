@@ -179,17 +179,34 @@ def _safety_cost(decisions: list[Decision]) -> list[str]:
 BloatTool = Callable[[Path, Path], Bloat] | None
 
 
-def write_summary(cycle: CycleDef, root: Path, run_id: str, bloat: BloatTool = None) -> dict | None:
-    """The selection, once every candidate of the cycle ran in this run; else None.
+def build_summary(cycle: CycleDef, root: Path, run_id: str, bloat: BloatTool = None) -> dict | None:
+    """The cycle's summary from this run's records; None unless every candidate ran.
 
-    A run that deselected some candidates (-k) must not overwrite the cycle's
-    summary with a choice among the few it saw.
+    A run that deselected some candidates (-k) must not produce a choice among
+    the few it saw.
     """
     decisions = decide(cycle, root, run_id)
     if len(decisions) < len(cycle.candidates) or any(d.reason == NOT_RUN for d in decisions):
         return None
     _add_bloat(decisions, root, cycle.baseline, bloat)
-    selected = next((d.candidate for d in decisions if d.reason == "selected"), None)
+    return {
+        "cycle": cycle.name,
+        "run_id": run_id,
+        "coverage": _coverage(root, run_id),
+        "safety_cost": _safety_cost(decisions),
+        "baseline": cycle.baseline,
+        "selected": next((d.candidate for d in decisions if d.reason == "selected"), None),
+        "regression_rule": asdict(cycle.regression),
+        "candidates": {d.candidate: asdict(d) for d in decisions},
+    }
+
+
+def write_summary(cycle: CycleDef, root: Path, run_id: str, bloat: BloatTool = None) -> dict | None:
+    """Select: copy the smallest qualifying linux.axf out, write summary.json and .txt."""
+    summary = build_summary(cycle, root, run_id, bloat)
+    if summary is None:
+        return None
+    selected = summary["selected"]
     sel_dir = root / "selected"
     if sel_dir.exists():
         shutil.rmtree(sel_dir)
@@ -197,19 +214,21 @@ def write_summary(cycle: CycleDef, root: Path, run_id: str, bloat: BloatTool = N
         sel_dir.mkdir(parents=True)
         shutil.copyfile(root / selected / "linux.axf", sel_dir / "linux.axf")
         (sel_dir / "CANDIDATE").write_text(selected + "\n")
-    summary = {
-        "cycle": cycle.name,
-        "run_id": run_id,
-        "coverage": _coverage(root, run_id),
-        "safety_cost": _safety_cost(decisions),
-        "baseline": cycle.baseline,
-        "selected": selected,
-        "regression_rule": asdict(cycle.regression),
-        "candidates": {d.candidate: asdict(d) for d in decisions},
-    }
     (root / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     (root / "summary.txt").write_text(render(summary))
     return summary
+
+
+def latest_run(cycle: CycleDef, root: Path) -> str | None:
+    """The run id of the newest record among the cycle's candidates."""
+    newest: tuple[float, str] | None = None
+    for c in cycle.candidates:
+        path = root / c.name / "result.json"
+        record = read_record(root / c.name)
+        if record is not None and path.exists():
+            stamp = (path.stat().st_mtime, record.run_id)
+            newest = max(newest, stamp) if newest else stamp
+    return newest[1] if newest else None
 
 
 def _fmt(v, spec: str = "") -> str:

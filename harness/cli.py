@@ -1,0 +1,97 @@
+"""The `kqual` command: what people run outside pytest.
+
+kqual trace     analyse a QEMU trace against a vmlinux (python -m harness.trace)
+kqual syscalls  list the syscalls ARM binaries can make (python -m harness.syscall_scan)
+kqual report    render a cycle's summary again from the result records
+kqual targets   list the target files
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from . import syscall_scan, trace
+from .cycles import DEFAULT_CYCLES, load_cycles
+from .errors import KqualError
+from .paths import ROOT, results_dir
+from .selection import build_summary, latest_run, render
+from .target import default_target_path, load_target
+
+
+def report(argv: list[str]) -> int:
+    ap = argparse.ArgumentParser(
+        prog="kqual report",
+        description="Render each cycle's summary again from the result records "
+        "(the newest run's), without selecting or writing anything.",
+    )
+    ap.add_argument("results", type=Path, nargs="?", default=None, help="default: results/")
+    ap.add_argument("--cycles", type=Path, default=DEFAULT_CYCLES, help="the cycles file")
+    ap.add_argument("--cycle", default=None, help="only this cycle")
+    args = ap.parse_args(argv)
+    root = args.results or results_dir()
+    if not root.is_dir():
+        print(f"error: {root} is not a results folder", file=sys.stderr)
+        return 2
+    cycles = load_cycles(args.cycles)
+    if args.cycle and args.cycle not in cycles:
+        print(f"error: no cycle '{args.cycle}' in {args.cycles}", file=sys.stderr)
+        return 2
+    shown = 0
+    for name, cycle in cycles.items():
+        if args.cycle not in (None, name) or not (root / name).is_dir():
+            continue
+        run_id = latest_run(cycle, root / name)
+        summary = build_summary(cycle, root / name, run_id) if run_id else None
+        if summary is None:
+            print(f"cycle {name}: the newest run did not take every candidate through every step")
+        else:
+            sys.stdout.write(render(summary))
+        shown += 1
+    if not shown:
+        print(f"error: no cycle's results under {root}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def targets(argv: list[str]) -> int:
+    ap = argparse.ArgumentParser(prog="kqual targets", description="List the target files.")
+    ap.parse_args(argv)
+    default = default_target_path()
+    paths = [default, *sorted((ROOT / "configs" / "targets").glob("*.yaml"))]
+    for path in dict.fromkeys(p.resolve() for p in paths if p.exists()):
+        t = load_target(path)
+        mark = "*" if path == default.resolve() else " "
+        print(f"{mark} {t.name:<14} {t.qemu.machine:<12} {t.qemu.cpu:<11} {path}")
+    return 0
+
+
+COMMANDS = {
+    "trace": trace.main,
+    "syscalls": syscall_scan.main,
+    "report": report,
+    "targets": targets,
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in ("-h", "--help"):
+        print(__doc__.strip())
+        return 0 if argv else 2
+    command, rest = argv[0], argv[1:]
+    if command not in COMMANDS:
+        print(
+            f"kqual: unknown command '{command}' (one of: {', '.join(COMMANDS)})", file=sys.stderr
+        )
+        return 2
+    try:
+        return COMMANDS[command](rest)
+    except KqualError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

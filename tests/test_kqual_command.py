@@ -1,0 +1,73 @@
+"""The `kqual` console script: its commands, help and errors."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from harness.cli import main
+
+GOOD_STEPS = {s: {"ok": True, "detail": ""} for s in ("build", "boot", "workload", "regression")}
+
+
+def kqual(*args: str) -> subprocess.CompletedProcess:
+    exe = shutil.which("kqual")
+    argv = [exe, *args] if exe else [sys.executable, "-m", "harness.cli", *args]
+    return subprocess.run(argv, capture_output=True, text=True)
+
+
+def test_help_lists_the_commands():
+    out = kqual("--help")
+    assert out.returncode == 0
+    for command in ("trace", "syscalls", "report", "targets"):
+        assert f"kqual {command}" in out.stdout
+
+
+def test_unknown_command_is_a_usage_error(capsys):
+    assert main(["frobnicate"]) == 2
+    assert "unknown command 'frobnicate'" in capsys.readouterr().err
+
+
+def test_each_command_has_argparse_help():
+    for command in ("trace", "syscalls", "report", "targets"):
+        out = kqual(command, "--help")
+        assert out.returncode == 0 and "usage:" in out.stdout, command
+
+
+def test_targets_lists_the_default(capsys):
+    assert main(["targets"]) == 0
+    line = capsys.readouterr().out.splitlines()[0]
+    assert line.startswith("* mps2-an385") and "cortex-m3" in line
+
+
+def test_report_renders_again_from_the_records(tmp_path, write, capsys):
+    cycles = write(
+        "cycles.yaml",
+        """
+        cycles:
+          c:
+            candidates:
+              - name: base
+              - name: small
+                from: base
+        """,
+    )
+    for name, size in (("base", 300), ("small", 200)):
+        folder = tmp_path / "results" / "c" / name
+        folder.mkdir(parents=True)
+        record = {"run_id": "r1", "steps": GOOD_STEPS, "linux_axf_bytes": size}
+        (folder / "result.json").write_text(json.dumps(record))
+    assert main(["report", str(tmp_path / "results"), "--cycles", str(cycles)]) == 0
+    out = capsys.readouterr().out
+    assert "cycle c: selected small (baseline base)" in out
+    assert not (tmp_path / "results" / "c" / "selected").exists()  # renders, never selects
+
+
+@pytest.mark.parametrize("args", [["report", "/nonexistent"], ["syscalls", "/nonexistent"]])
+def test_bad_arguments_are_errors(args, capsys):
+    assert main(args) == 2
+    assert "Traceback" not in capsys.readouterr().err
