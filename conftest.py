@@ -19,6 +19,7 @@ from _pytest.junitxml import xml_key
 from harness.bloat import bloat_o_meter
 from harness.candidate import CandidateSpec, build_candidate
 from harness.cycle_run import CycleRunner, Environment
+from harness.cycles import candidate_params
 from harness.errors import KqualError
 from harness.kernel_source import prepare_source
 from harness.paths import cache_dir, resolve, results_dir
@@ -128,36 +129,26 @@ def pytest_configure_node(node) -> None:
     node.workerinput["kqual_loadgroup"] = node.config.option.dist == "loadgroup"
 
 
-# Which candidates each parameter name stands for.
-CANDIDATE_PARAMS = {
-    "candidate": lambda cycle, c: True,
-    "derived_candidate": lambda cycle, c: c.name != cycle.baseline,
-    "pruned_candidate": lambda cycle, c: cycle.pruning(c.name) is not None,
-    "safe_pruned_candidate": lambda cycle, c: (
-        (rule := cycle.pruning(c.name)) is not None and rule.keep_reachable
-    ),
-    "aggressive_candidate": lambda cycle, c: (
-        (rule := cycle.pruning(c.name)) is not None and not rule.keep_reachable
-    ),
-}
-
-
-def _cycle_params(metafunc: pytest.Metafunc, argname: str, keep) -> None:
-    params = []
-    for cycle in _settings(metafunc.config).cycles.values():
-        for c in cycle.candidates:
-            if keep(cycle, c):
-                group = pytest.mark.xdist_group(f"{cycle.name}-{c.name}")
-                params.append(
-                    pytest.param((cycle.name, c.name), id=f"{cycle.name}-{c.name}", marks=group)
-                )
-    metafunc.parametrize(argname, params)
+def _candidate_params(config: pytest.Config) -> dict[str, list[tuple[str, str]]]:
+    return candidate_params(_settings(config).cycles)
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    for argname, keep in CANDIDATE_PARAMS.items():
+    """Candidate tests take a parameter named for the candidates they run on
+    (`candidate`, `derived_candidate`, or one a derivation declares)."""
+    for argname, pairs in _candidate_params(metafunc.config).items():
         if argname in metafunc.fixturenames:
-            _cycle_params(metafunc, argname, keep)
+            metafunc.parametrize(
+                argname,
+                [
+                    pytest.param(
+                        pair,
+                        id=f"{pair[0]}-{pair[1]}",
+                        marks=pytest.mark.xdist_group(f"{pair[0]}-{pair[1]}"),
+                    )
+                    for pair in pairs
+                ],
+            )
     if "workload_step" in metafunc.fixturenames:
         steps = _settings(metafunc.config).workload.steps
         metafunc.parametrize("workload_step", steps, ids=[s.label for s in steps])
@@ -307,4 +298,5 @@ def _candidate_of(item: pytest.Item):
     callspec = getattr(item, "callspec", None)
     if callspec is None:
         return None
-    return next((callspec.params[a] for a in CANDIDATE_PARAMS if a in callspec.params), None)
+    params = _candidate_params(item.config)
+    return next((callspec.params[a] for a in params if a in callspec.params), None)

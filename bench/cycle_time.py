@@ -61,14 +61,13 @@ def main() -> int:
             s.seed, s.build_name = None, f"scratch-{s.build_name}"
             return s
 
-        def trim_fragment(self):
-            return self.reference.trim_fragment()
+        @property
+        def memo(self):
+            return self.reference.memo
 
-        def pruned_table(self, name):
-            return self.reference.pruned_table(name)
-
-        def prune(self, name):
-            return self.reference.prune(name)
+        @memo.setter
+        def memo(self, value):
+            pass  # shares the reference run's derived tables and fragments
 
     target = load_target()
     cycle = load_cycles()[args.cycle]
@@ -90,11 +89,9 @@ def main() -> int:
     t = time.monotonic()
     derived.built(cycle.baseline)
     times["A", cycle.baseline] = times["B", cycle.baseline] = time.monotonic() - t
-    if any(c.generated_trim for c in cycle.candidates):
-        derived.trim_fragment()  # traces the baseline once, outside the timings
     for c in cycle.candidates:
-        if c.prune_syscalls:
-            derived.pruned_table(c.name)
+        for d in c.derivations:  # traces the baseline once, outside the timings
+            d.contribute(derived)
     for name in names[1:]:
         t = time.monotonic()
         derived.built(name)

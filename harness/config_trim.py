@@ -1,8 +1,11 @@
 """Generate a config fragment that disables subsystems the workload never used.
 
-Each rule names an option, a regex over function names, the runtime hits
-allowed and the code size below which disabling is not worth it. Hits in
-.init functions do not count: they are registration at boot and freed after.
+Each rule names an option, a regex over function names, how many distinct
+functions may have run, and the code size below which disabling is not
+worth it. Functions in .init do not count: they are registration at boot and
+freed after. Distinct functions, not hits: a periodic timer's hits grow with
+how long the trace ran (and so with the host's load), the set of functions
+does not, so the same baseline always gives the same fragment.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from .yamlschema import LocatedList, bind, load_yaml
 class TrimRule:
     option: str
     symbols: str
-    max_hits: int
+    max_functions: int
     min_bytes: int
     why: str = ""
     line: int = 0
@@ -51,22 +54,26 @@ def load_rules(path: Path) -> list[TrimRule]:
 @dataclass(frozen=True)
 class TrimDecision:
     rule: TrimRule
-    runtime_hits: int
+    runtime_functions: int  # distinct functions that ran (outside .init)
+    runtime_hits: int  # reported, not decisive: timers make it grow with time
     code_bytes: int
     functions: int
 
     @property
     def disable(self) -> bool:
-        return self.runtime_hits <= self.rule.max_hits and self.code_bytes >= self.rule.min_bytes
+        return (
+            self.runtime_functions <= self.rule.max_functions
+            and self.code_bytes >= self.rule.min_bytes
+        )
 
     @property
     def reason(self) -> str:
         r = self.rule
         verdict = "disabled" if self.disable else "kept"
         return (
-            f"{r.option} {verdict}: {self.runtime_hits} runtime hits on /{r.symbols}/ "
-            f"(max {r.max_hits}), {self.code_bytes} bytes in {self.functions} functions "
-            f"(min {r.min_bytes}){'; ' + r.why if r.why else ''}"
+            f"{r.option} {verdict}: {self.runtime_functions} functions on /{r.symbols}/ ran "
+            f"(max {r.max_functions}; {self.runtime_hits} hits), {self.code_bytes} bytes in "
+            f"{self.functions} functions (min {r.min_bytes}){'; ' + r.why if r.why else ''}"
         )
 
 
@@ -78,6 +85,7 @@ def decide(rules: list[TrimRule], hits: dict[str, int], symtab: SymbolTable) -> 
         out.append(
             TrimDecision(
                 rule,
+                sum(1 for f in funcs if hits.get(f.name)),
                 sum(hits.get(f.name, 0) for f in funcs),
                 sum(f.size for f in funcs),
                 len(funcs),

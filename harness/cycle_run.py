@@ -10,15 +10,13 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from .candidate import BuiltCandidate, CandidateSpec, build_candidate
-from .config_trim import decide, load_rules, render_fragment
 from .coverage import applet_coverage
 from .cycles import CycleDef
-from .errors import KqualError
 from .kernel_source import prepare_source
 from .paths import cache_dir, resolve, work_dir
 from .profile import get_profile
@@ -27,33 +25,12 @@ from .qemu import BootFailure, QemuSession, StepTimeout
 from .qualify import BootReport, icount_boot, qualify_boot
 from .reachable import reachable_syscalls
 from .results import StepName, candidate_dir, record_step, update_result
-from .symbols import SymbolTable
-from .syscall_prune import (
-    NI,
-    PRUNED,
-    PruneResult,
-    load_keep,
-    prune_table,
-    report,
-    systbl_override,
-)
 from .syscall_scan import ScanResult
 from .syscall_table import syscall_names
 from .target import Target
 from .trace_collect import Selector
 from .userspace import Userspace, build_userspace, write_initramfs
 from .workload import Workload
-
-
-def _write_if_changed(path: Path, text: str) -> Path:
-    """Publish a generated file shared by workers: atomically, and only when it changed
-    (an unchanged file keeps its mtime, so kbuild rebuilds nothing)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if not path.exists() or path.read_text() != text:
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        tmp.write_text(text)
-        os.replace(tmp, path)
-    return path
 
 
 @dataclass
@@ -73,7 +50,7 @@ class CycleRunner:
         self.env = env
         self.cycle = cycle
         self._built: dict[str, BuiltCandidate | BaseException] = {}
-        self._prune: dict[str, PruneResult] = {}
+        self.memo: dict[Any, Any] = {}  # what derivations compute once per run
         self._reachable: ScanResult | None = None
         self._metrics: dict[str, float] = {}
         self._live: dict[str, QemuSession] = {}
@@ -92,10 +69,10 @@ class CycleRunner:
         chain = self.cycle.chain(name)
         for c in chain:
             fragments += [resolve(f) for f in c.fragments]
-            if c.generated_trim:
-                fragments.append(self.trim_fragment())
-        if self.cycle.pruning(name) is not None:
-            make_extra.append(systbl_override(self.pruned_table(name)))
+            for d in c.derivations:
+                given = d.contribute(self)
+                fragments += given.fragments
+                make_extra += given.make_extra
         me = chain[-1]
         return CandidateSpec(
             name=name,
@@ -105,20 +82,6 @@ class CycleRunner:
             seed=self.build_name(me.base) if me.base else None,
             build_name=self.build_name(name),
         )
-
-    def trim_fragment(self) -> Path:
-        base = self.built(self.cycle.baseline)
-        entry = self.profile(self.cycle.baseline, self.cycle.trim_selector)
-        hits = json.loads(entry.file("profile.json").read_text())["symbols"]
-        decisions = decide(
-            load_rules(resolve(self.cycle.trim_rules)),
-            hits,
-            SymbolTable.from_vmlinux(base.results / "vmlinux"),
-        )
-        text = render_fragment(
-            decisions, f"the baseline's '{self.cycle.trim_selector}' profile {entry.key}"
-        )
-        return _write_if_changed(self.generated / "trim-generated.config", text)
 
     def syscall_table(self) -> Path:
         return prepare_source(self.env.target, self.results(self.cycle.baseline)).syscall_table
@@ -143,48 +106,10 @@ class CycleRunner:
         """What the workload exercises of the userspace, for the cycle's summary."""
         cov = applet_coverage(self.env.workload, self.userspace().applets)
         data: dict[str, object] = {"run_id": self.env.run_id, "applets": cov.as_json()}
-        if any(self.cycle.pruning(c.name) for c in self.cycle.candidates):
-            data["syscalls_reachable"] = len(self.reachable().numbers)
         path = self.results(self.cycle.baseline).parent / "coverage.json"
         tmp = path.with_name(f".coverage.{os.getpid()}.tmp")
         tmp.write_text(json.dumps(data, indent=1) + "\n")
         os.replace(tmp, path)
-
-    def traced(self) -> dict[int, int]:
-        """Syscall number -> calls, in the baseline's workload profile."""
-        entry = self.profile(self.cycle.baseline, self.cycle.selector)
-        data = json.loads(entry.file("profile.json").read_text())["syscalls"]
-        return {int(k): v for k, v in data.items()}
-
-    def prune(self, name: str) -> PruneResult:
-        """The pruned table of the candidate (or of the ancestor it inherits it from)."""
-        rule = self.cycle.pruning(name)
-        if rule is None:
-            raise KeyError(f"{self.cycle.name}/{name} prunes no syscalls")
-        if rule.name not in self._prune:
-            scan = self.reachable()
-            if not scan.complete and rule.keep_reachable:
-                sites = ", ".join(f"{u.function}@{u.address}" for u in list(scan.unresolved)[:5])
-                raise KqualError(
-                    f"the userspace syscall scan is incomplete ({len(scan.unresolved)} "
-                    f"unresolved sites: {sites}); pruning could remove a call it needs. "
-                    "Run 'python -m harness.syscall_scan' on the binaries to see them."
-                )
-            self._prune[rule.name] = prune_table(
-                self.syscall_table(),
-                self.traced(),
-                load_keep(resolve(self.cycle.syscall_keep)),
-                self.env.keep_extra,
-                reachable={nr: scan.functions_calling(nr) for nr in scan.numbers},
-                keep_reachable=rule.keep_reachable,
-                entry_point=PRUNED if self.cycle.pruned_notice else NI,
-            )
-        return self._prune[rule.name]
-
-    def pruned_table(self, name: str) -> Path:
-        result = self.prune(name)
-        # A new name for each table: kbuild reruns cmd_systbl only when its text changes.
-        return _write_if_changed(self.generated / f"syscall-{result.digest}.tbl", result.table_text)
 
     # -- steps ------------------------------------------------------------
     def built(self, name: str) -> BuiltCandidate:
@@ -216,25 +141,11 @@ class CycleRunner:
         out = self.results(name)
         if name == self.cycle.baseline:
             self.record_coverage()
-        for frag in spec.fragments:
-            if frag.parent == self.generated:
-                shutil.copyfile(frag, out / frag.name)
-        if self.cycle.pruning(name) is not None:
-            result = self.prune(name)
-            names = syscall_names(self.syscall_table())
-            (out / "syscall-prune.txt").write_text(report(result, names))
-            (out / "syscall.tbl").write_text(result.table_text)
-            scan = self.reachable()
-            update_result(
-                out,
-                syscalls_kept=len(result.kept),
-                syscalls_pruned=len(result.pruned),
-                syscalls_reachable=len(scan.numbers),
-                syscalls_traced=len(self.traced()),
-                reachable_pruned={
-                    names.get(nr, str(nr)): fns for nr, fns in result.reachable_pruned.items()
-                },
-            )
+        facts: dict[str, Any] = {}
+        for d in self.cycle.derivations(name):
+            facts |= d.leave(self, out)
+        if facts:
+            update_result(out, **facts)
 
     def profile(self, name: str, selector: str) -> CacheEntry:
         return get_profile(
@@ -363,19 +274,9 @@ class CycleRunner:
 
         return self._checked(name, StepName.REGRESSION, check)
 
-    def enosys_tripwire(self, name: str) -> tuple[bool, str]:
-        """The workload on the pruned kernel, traced: did it call a pruned syscall?"""
-
-        def check():
-            pruned = self.prune(name).pruned
-            entry = self.profile(name, self.cycle.selector)
-            called = json.loads(entry.file("profile.json").read_text())["syscalls"]
-            if not called:
-                return False, "the tripwire trace saw no syscalls at all", {}
-            hit = sorted(
-                f"{pruned[int(nr)]} ({nr}) x{n}" for nr, n in called.items() if int(nr) in pruned
-            )
-            facts = {"enosys_called": hit, "enosys_syscalls_traced": len(called)}
-            return not hit, ", ".join(hit), facts
-
-        return self._checked(name, StepName.ENOSYS, check)
+    def derived_check(self, name: str, step: StepName) -> tuple[bool, str]:
+        """An extra step a derivation of the candidate brings (the ENOSYS tripwire...)."""
+        owner = next((d for d in self.cycle.derivations(name) if step in d.steps), None)
+        if owner is None:
+            raise KeyError(f"{self.cycle.name}/{name}: no derivation brings step {step.value}")
+        return self._checked(name, step, lambda: owner.check(self, name, step))

@@ -6,7 +6,9 @@ import re
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+from .derivation import Derivation, make
 from .errors import ConfigError
 from .paths import ROOT, resolve
 from .yamlschema import bind, load_yaml
@@ -34,11 +36,9 @@ class CandidateDef:
     name: str
     base: str | None = field(default=None, metadata={"key": "from"})
     fragments: list[str] = field(default_factory=list)
-    generated_trim: bool = False
-    prune_syscalls: bool = False
-    # With prune_syscalls: keep what the userspace can call (the static scan),
-    # not only what the workload traced.
-    keep_reachable: bool = True
+    # What it adds to its parent: derivation names, or {name: {options}}.
+    derive: list[Any] = field(default_factory=list)
+    derivations: list[Derivation] = field(default_factory=list, init=False, repr=False)
 
 
 @dataclass
@@ -72,9 +72,9 @@ class CycleDef:
             c = self.candidate(c.base) if c.base else None
         return out
 
-    def pruning(self, name: str) -> CandidateDef | None:
-        """The candidate's nearest ancestor (or itself) that prunes syscalls."""
-        return next((c for c in reversed(self.chain(name)) if c.prune_syscalls), None)
+    def derivations(self, name: str) -> list[Derivation]:
+        """What the candidate and its ancestors add, root first."""
+        return [d for c in self.chain(name) for d in c.derivations]
 
     @property
     def baseline(self) -> str:
@@ -133,7 +133,12 @@ def load_cycles(
                 f"cycle '{name}': the first candidate is the baseline "
                 "and cannot derive from another",
             )
+        raw_candidates = raw.get("candidates") or []
         for i, c in enumerate(cycle.candidates):
+            raw_c = raw_candidates[i] if i < len(raw_candidates) else {}
+            derive_line = getattr(raw_c, "key_lines", {}).get("derive", item_lines[i])
+            where = f"cycle '{name}', candidate '{c.name}'"
+            c.derivations = [make(spec, path, derive_line, where) for spec in c.derive]
             if c.base and c.base not in names[:i]:
                 raise ConfigError(
                     path,
@@ -150,3 +155,20 @@ def load_cycles(
                     path, line, f"cycle '{name}': {key} file {getattr(cycle, key)} not found"
                 )
     return cycles
+
+
+# The pytest parameters every cycle gives its candidates; derivations add theirs.
+BASE_PARAMS = ("candidate", "derived_candidate")
+
+
+def candidate_params(cycles: dict[str, CycleDef]) -> dict[str, list[tuple[str, str]]]:
+    """pytest parameter name -> the (cycle, candidate) pairs its tests run on."""
+    out: dict[str, list[tuple[str, str]]] = {p: [] for p in BASE_PARAMS}
+    for cycle in cycles.values():
+        for c in cycle.candidates:
+            names = ["candidate"] + (["derived_candidate"] if c.name != cycle.baseline else [])
+            for d in cycle.derivations(c.name):
+                names += [p for p in d.params() if p not in names]
+            for p in names:
+                out.setdefault(p, []).append((cycle.name, c.name))
+    return out

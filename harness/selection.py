@@ -64,8 +64,8 @@ def required_steps(cycle: CycleDef, name: str) -> list[StepName]:
     steps = [StepName.BUILD, StepName.BOOT, StepName.WORKLOAD]
     if name != cycle.baseline:
         steps.append(StepName.REGRESSION)
-    if cycle.pruning(name) is not None:
-        steps.append(StepName.ENOSYS)
+    for d in cycle.derivations(name):
+        steps += [s for s in d.steps if s not in steps]
     return steps
 
 
@@ -90,31 +90,31 @@ def _failure(r: CandidateRecord, steps: list[StepName]) -> tuple[str, str] | Non
     return None
 
 
+def _syscall_counts(r: CandidateRecord) -> dict[str, int]:
+    counts = {k: r.get(f"syscalls_{k}") for k in SYSCALL_COUNTS}
+    out = {k: v for k, v in counts.items() if v is not None}
+    if r.get("reachable_pruned") is not None:
+        out["reachable_pruned"] = len(r.get("reachable_pruned"))
+    return out
+
+
 def decide(cycle: CycleDef, root: Path, run_id: str) -> list[Decision]:
     decisions = []
     for c in cycle.candidates:
         r = read_record(root / c.name)
         if r is None or r.run_id != run_id:
             continue  # not part of this run
-        prunes = cycle.pruning(c.name) is not None
         failure = _failure(r, required_steps(cycle, c.name))
-        at_risk = r.get("reachable_pruned") or {}
-        if prunes and r.get("reachable_pruned") is None:
-            at_risk = {"(no static scan of the userspace recorded)": []}
-        risk = "prunes syscalls the userspace can call: " + ", ".join(sorted(at_risk))
-        if failure is None and at_risk and not cycle.accept_at_risk:
+        risks = [why for d in cycle.derivations(c.name) if (why := d.risk(r))]
+        risk = "; ".join(risks)
+        if failure is None and risks and not cycle.accept_at_risk:
             failure = (AT_RISK, risk)
         decisions.append(
             Decision(
                 candidate=c.name,
                 reason=failure[0] if failure else "qualified",
-                detail=failure[1] if failure else ("accepted at risk: " + risk if at_risk else ""),
-                syscalls={
-                    k: r.get(f"syscalls_{k}")
-                    for k in SYSCALL_COUNTS
-                    if r.get(f"syscalls_{k}") is not None
-                }
-                | ({"reachable_pruned": len(at_risk)} if prunes else {}),
+                detail=failure[1] if failure else ("accepted at risk: " + risk if risks else ""),
+                syscalls=_syscall_counts(r),
                 linux_axf_bytes=r.get("linux_axf_bytes"),
                 shell_ready_ms=r.get("shell_ready_ms"),
                 guest_shell_ready_ms=r.get("guest_shell_ready_ms"),

@@ -10,6 +10,7 @@ from __future__ import annotations
 import pytest
 
 from harness.qemu import BootFailure
+from harness.results import StepName
 from harness.syscall_prune import NI
 from harness.syscall_table import parse_syscall_table, syscall_names
 
@@ -50,9 +51,15 @@ def test_no_regression(cycle_runners, derived_candidate, record_property):
 def test_enosys_tripwire(cycle_runners, pruned_candidate, record_property):
     """Run the workload on the pruned kernel, traced: no pruned syscall may be called."""
     cycle, name = pruned_candidate
-    ok, detail = cycle_runners[cycle].enosys_tripwire(name)
+    ok, detail = cycle_runners[cycle].derived_check(name, StepName.ENOSYS)
     record_property("enosys_called", detail or "none")
     assert ok, f"{cycle}/{name}: {detail} (pruned syscalls return -ENOSYS)"
+
+
+def pruned_table(runner, name):
+    """The candidate's pruned syscall table, from its prune_syscalls derivation."""
+    prune = next(d for d in runner.cycle.derivations(name) if d.name == "prune_syscalls")
+    return prune.result(runner)
 
 
 # Shell commands that make one syscall the workload does not: a person types
@@ -70,7 +77,7 @@ def test_pruned_syscall_notice(cycle_runners, aggressive_candidate, record_prope
     cycle, name = aggressive_candidate
     runner = cycle_runners[cycle]
     names = syscall_names(runner.syscall_table())
-    risky = {names[nr]: nr for nr in runner.prune(name).reachable_pruned}
+    risky = {names[nr]: nr for nr in pruned_table(runner, name).reachable_pruned}
     probe = next((n for n in PROBES if n in risky), None)
     assert probe, f"no probe command for any of the pruned reachable syscalls {sorted(risky)}"
     session = runner.live(name)
@@ -101,7 +108,7 @@ def test_keeps_every_reachable_syscall(cycle_runners, safe_pruned_candidate, rec
     lost = sorted(nr for nr in implemented if built_table.get(nr) != original[nr])
     record_property("reachable_kept", len(implemented))
     assert not lost, f"{cycle}/{name} pruned syscalls the userspace can call: {lost}"
-    assert not runner.prune(name).reachable_pruned
+    assert not pruned_table(runner, name).reachable_pruned
 
 
 def test_summary_bloat_is_the_kernels_bloat_o_meter(cycle_runners, derived_candidate, target):

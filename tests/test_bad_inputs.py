@@ -316,15 +316,15 @@ CYCLES = [
     Case(
         "cycles-typo-key",
         "cycles.yaml",
-        sub("prune_syscalls: true", "prune_syscall: true"),
-        r"unknown key 'cycles.syscall_prune.candidates\[2\].prune_syscall'",
+        sub("derive: [prune_syscalls]", "derive: [prune_syscall]"),
+        "unknown derivation 'prune_syscall'",
         "cycles.yaml",
     ),
     Case(
         "cycles-bool-as-string",
         "cycles.yaml",
         sub("keep_reachable: false", "keep_reachable: maybe"),
-        "must be true or false",
+        "option 'keep_reachable' of 'prune_syscalls' must be bool",
         "cycles.yaml",
     ),
     Case(

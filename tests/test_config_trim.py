@@ -24,25 +24,35 @@ def rules(write):
             "rules.yaml",
             """
         rules:
-          - {option: NFS_FS, symbols: "^(init_)?nfs", max_hits: 5, min_bytes: 20000, why: no NFS}
-          - {option: NEW_LEDS, symbols: "^led_", max_hits: 0, min_bytes: 1000}
-          - {option: TINY, symbols: "^led_", max_hits: 1000, min_bytes: 100000}
+          - {option: NFS_FS, symbols: "^(init_)?nfs", max_functions: 1, min_bytes: 20000,
+             why: no NFS}
+          - {option: NEW_LEDS, symbols: "^led_", max_functions: 0, min_bytes: 1000}
+          - {option: TINY, symbols: "^led_", max_functions: 1000, min_bytes: 100000}
     """,
         )
     )
 
 
-def test_decisions_count_runtime_hits_only(rules):
+def test_decisions_count_runtime_functions_only(rules):
     hits = {"nfs_read": 3, "init_nfs_fs": 500, "led_trigger_event": 40}
     d = {x.rule.option: x for x in decide(rules, hits, SYMS)}
-    assert (d["NFS_FS"].runtime_hits, d["NFS_FS"].code_bytes, d["NFS_FS"].functions) == (
+    nfs = d["NFS_FS"]
+    assert (nfs.runtime_functions, nfs.runtime_hits, nfs.code_bytes, nfs.functions) == (
+        1,
         3,
         40000,
         2,
     )
-    assert d["NFS_FS"].disable  # 3 <= 5 hits, 40000 >= 20000 bytes; init hits ignored
+    assert nfs.disable  # 1 <= 1 function ran, 40000 >= 20000 bytes; init ignored
     assert not d["NEW_LEDS"].disable  # used at runtime
     assert not d["TINY"].disable  # too small to bother
+
+
+def test_a_timer_that_ran_longer_changes_nothing(rules):
+    """Hits of one periodic function grow with the trace's length; the decision must not."""
+    short = decide(rules, {"nfs_read": 3}, SYMS)
+    long = decide(rules, {"nfs_read": 30000}, SYMS)
+    assert [x.disable for x in short] == [x.disable for x in long]
 
 
 def test_fragment_says_why_and_parses(rules, tmp_path):
@@ -54,20 +64,20 @@ def test_fragment_says_why_and_parses(rules, tmp_path):
     assert [(r.name, r.value) for r in reqs] == [("NFS_FS", "n")]
     lines = text.splitlines()
     i = lines.index("# CONFIG_NFS_FS is not set")
-    assert lines[i - 1].startswith("# NFS_FS disabled: 3 runtime hits") and "no NFS" in lines[i - 1]
-    assert any(ln.startswith("# NEW_LEDS kept: 40 runtime hits") for ln in lines)
+    assert lines[i - 1].startswith("# NFS_FS disabled: 1 functions on") and "no NFS" in lines[i - 1]
+    assert any(ln.startswith("# NEW_LEDS kept: 1 functions on /^led_/ ran") for ln in lines)
 
 
 @pytest.mark.parametrize(
     "body,message",
     [
         (
-            'rules:\n  - {option: CONFIG_X, symbols: "a", max_hits: 0, min_bytes: 0}\n',
+            'rules:\n  - {option: CONFIG_X, symbols: "a", max_functions: 0, min_bytes: 0}\n',
             "without CONFIG_",
         ),
-        ('rules:\n  - {option: X, symbols: "(", max_hits: 0, min_bytes: 0}\n', "bad regex"),
+        ('rules:\n  - {option: X, symbols: "(", max_functions: 0, min_bytes: 0}\n', "bad regex"),
         (
-            'rules:\n  - {option: X, symbols: "a", max_hits: lots, min_bytes: 0}\n',
+            'rules:\n  - {option: X, symbols: "a", max_functions: lots, min_bytes: 0}\n',
             "must be an integer",
         ),
     ],

@@ -7,17 +7,27 @@ import pytest
 
 from harness.bloat import parse
 from harness.cycles import CandidateDef, CycleDef, load_cycles
+from harness.derivation import make
 from harness.errors import ConfigError
 from harness.selection import decide, render, write_summary
 
 DATA = Path(__file__).parent / "data"
+
+
+def _with(candidate: CandidateDef, spec) -> CandidateDef:
+    """A candidate with one derivation, as cycles.yaml would declare it."""
+    candidate.derive = [spec]
+    candidate.derivations = [make(spec, Path("cycles.yaml"), None, candidate.name)]
+    return candidate
+
+
 RUN = "run-1"
 CYCLE = CycleDef(
     name="c",
     candidates=[
         CandidateDef("baseline"),
         CandidateDef("trim", base="baseline"),
-        CandidateDef("prune", base="trim", prune_syscalls=True),
+        _with(CandidateDef("prune", base="trim"), "prune_syscalls"),
     ],
 )
 ALL_STEPS = ("build", "boot", "workload", "regression", "enosys")
@@ -129,8 +139,11 @@ RISK_CYCLE = CycleDef(
     name="r",
     candidates=[
         CandidateDef("baseline"),
-        CandidateDef("safe", base="baseline", prune_syscalls=True),
-        CandidateDef("aggressive", base="baseline", prune_syscalls=True, keep_reachable=False),
+        _with(CandidateDef("safe", base="baseline"), "prune_syscalls"),
+        _with(
+            CandidateDef("aggressive", base="baseline"),
+            {"prune_syscalls": {"keep_reachable": False}},
+        ),
     ],
 )
 

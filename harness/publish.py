@@ -1,0 +1,17 @@
+"""Publishing files that parallel workers share: atomically, and only on change."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+def write_if_changed(path: Path, text: str) -> Path:
+    """Write `text` by rename (a reader never sees half of it), only when it differs:
+    an unchanged file keeps its mtime, so kbuild rebuilds nothing."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.exists() or path.read_text() != text:
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        tmp.write_text(text)
+        os.replace(tmp, path)
+    return path
