@@ -22,13 +22,14 @@ from harness.cycle_run import CycleRunner, Environment
 from harness.cycles import candidate_params
 from harness.errors import KqualError
 from harness.kernel_source import prepare_source
-from harness.paths import cache_dir, resolve, results_dir
+from harness.paths import cache_dir, resolve
 from harness.profile import get_profile
 from harness.profile_cache import ProfileCache
 from harness.progress import set_writer
+from harness.results import cycle_dir
 from harness.selection import decide, render, write_summary
 from harness.settings import Settings, load_settings
-from harness.target import default_target_path
+from harness.target import default_target_path, target_path
 
 DEFAULT_WORKLOAD = "configs/workload.yaml"
 _SUMMARIES = pytest.StashKey[list]()
@@ -48,7 +49,10 @@ def _at_least_one(text: str) -> int:
 def pytest_addoption(parser: pytest.Parser) -> None:
     g = parser.getgroup("kqual")
     g.addoption(
-        "--target", default=None, help="target YAML (default configs/target.yaml, or $KQUAL_TARGET)"
+        "--target",
+        default=None,
+        help="target: a name in configs/targets/ (an385, an386) or a YAML file "
+        "(default an385, or $KQUAL_TARGET)",
     )
     g.addoption(
         "--workload",
@@ -98,7 +102,7 @@ def pytest_configure(config: pytest.Config) -> None:
     target = config.getoption("--target")
     try:
         config.stash[_SETTINGS] = load_settings(
-            resolve(target) if target else default_target_path(),
+            target_path(target) if target else default_target_path(),
             _workload_path(config),
             config.getoption("--keep-syscall"),
             config.getoption("--boots"),
@@ -244,13 +248,13 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     target = _settings(session.config).target
 
     def bloat(old: Path, new: Path):
-        tree = prepare_source(target, results_dir()).tree
+        tree = prepare_source(target, cycle_dir(target.name, "")).tree
         return bloat_o_meter(tree, old, new, target.toolchain_prefix)
 
     for name, cycle in cycles.items():
-        summary = write_summary(cycle, results_dir() / name, run_id, bloat)
+        summary = write_summary(cycle, cycle_dir(target.name, name), run_id, bloat)
         if not summary:
-            decisions = decide(cycle, results_dir() / name, run_id)
+            decisions = decide(cycle, cycle_dir(target.name, name), run_id)
             if decisions:
                 done = [d.candidate for d in decisions if d.reason != "not_run"]
                 texts.append(

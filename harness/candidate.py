@@ -51,13 +51,13 @@ class BuiltCandidate:
     rebuilt: bool
 
 
-def build_folder(name: str) -> Path:
-    return work_dir() / "build" / name
+def build_folder(target: Target, name: str) -> Path:
+    return work_dir() / "build" / target.name / name
 
 
 def build_candidate(target: Target, spec: CandidateSpec) -> BuiltCandidate:
-    out = candidate_dir(spec.cycle, spec.name)
-    folder = build_folder(spec.build_name or spec.name)
+    out = candidate_dir(target.name, spec.cycle, spec.name)
+    folder = build_folder(target, spec.build_name or spec.name)
     # The log lives with the build, so an up-to-date candidate still has it.
     log = folder / "kqual-build.log"
     folder.parent.mkdir(parents=True, exist_ok=True)
@@ -76,7 +76,7 @@ def build_candidate(target: Target, spec: CandidateSpec) -> BuiltCandidate:
                 log,
                 spec.name,
                 make_extra=spec.make_extra,
-                seed=build_folder(spec.seed) if spec.seed else None,
+                seed=build_folder(target, spec.seed) if spec.seed else None,
             )
         finally:
             if log.exists():

@@ -15,9 +15,9 @@ from pathlib import Path
 from . import syscall_scan, trace
 from .cycles import DEFAULT_CYCLES, load_cycles
 from .errors import KqualError
-from .paths import ROOT, results_dir
+from .paths import results_dir
 from .selection import build_summary, latest_run, render
-from .target import default_target_path, load_target
+from .target import TARGETS, default_target_path, load_target
 
 
 def report(argv: list[str]) -> int:
@@ -26,11 +26,13 @@ def report(argv: list[str]) -> int:
         description="Render each cycle's summary again from the result records "
         "(the newest run's), without selecting or writing anything.",
     )
-    ap.add_argument("results", type=Path, nargs="?", default=None, help="default: results/")
+    ap.add_argument(
+        "results", type=Path, nargs="?", default=None, help="default: results/<default target>/"
+    )
     ap.add_argument("--cycles", type=Path, default=DEFAULT_CYCLES, help="the cycles file")
     ap.add_argument("--cycle", default=None, help="only this cycle")
     args = ap.parse_args(argv)
-    root = args.results or results_dir()
+    root = args.results or results_dir() / load_target(default_target_path()).name
     if not root.is_dir():
         print(f"error: {root} is not a results folder", file=sys.stderr)
         return 2
@@ -59,7 +61,7 @@ def targets(argv: list[str]) -> int:
     ap = argparse.ArgumentParser(prog="kqual targets", description="List the target files.")
     ap.parse_args(argv)
     default = default_target_path()
-    paths = [default, *sorted((ROOT / "configs" / "targets").glob("*.yaml"))]
+    paths = [default, *sorted(TARGETS.glob("*.yaml"))]
     for path in dict.fromkeys(p.resolve() for p in paths if p.exists()):
         t = load_target(path)
         mark = "*" if path == default.resolve() else " "

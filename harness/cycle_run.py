@@ -54,14 +54,14 @@ class CycleRunner:
         self._reachable: ScanResult | None = None
         self._metrics: dict[str, float] = {}
         self._live: dict[str, QemuSession] = {}
-        self.generated = work_dir() / "generated" / cycle.name
+        self.generated = work_dir() / "generated" / env.target.name / cycle.name
 
     # -- derivation -------------------------------------------------------
     def build_name(self, name: str) -> str:
         return "baseline" if name == self.cycle.baseline else f"{self.cycle.name}-{name}"
 
     def results(self, name: str) -> Path:
-        return candidate_dir(self.cycle.name, name)
+        return candidate_dir(self.env.target.name, self.cycle.name, name)
 
     def spec(self, name: str) -> CandidateSpec:
         fragments: list[Path] = []

@@ -63,8 +63,13 @@ def current_run_id() -> str:
     return os.environ.get("KQUAL_RUN_ID") or f"adhoc-{os.getpid()}"
 
 
-def candidate_dir(cycle: str, candidate: str) -> Path:
-    d = results_dir() / cycle / candidate
+def cycle_dir(target: str, cycle: str) -> Path:
+    """results/<target>/<cycle>: two targets' runs never share a folder."""
+    return results_dir() / target / cycle
+
+
+def candidate_dir(target: str, cycle: str, candidate: str) -> Path:
+    d = cycle_dir(target, cycle) / candidate
     d.mkdir(parents=True, exist_ok=True)
     return d
 

@@ -1,8 +1,8 @@
 """The target description: which machine, which kernel, where things load.
 
-One YAML file (configs/target.yaml by default) says everything that ties kqual
-to a board. Pointing kqual at the mps2-an386 (Cortex-M4) means editing only
-that file, or passing another one with --target / KQUAL_TARGET.
+One YAML file per board in configs/targets/ (an385.yaml by default) says
+everything that ties kqual to it. --target NAME (or a path) and KQUAL_TARGET
+pick another; builds, results and caches are kept apart by the target's name.
 """
 
 from __future__ import annotations
@@ -114,8 +114,24 @@ class Target:
         return [f"-mcpu={self.qemu.cpu}", "-mthumb", "-mfloat-abi=soft"]
 
 
+TARGETS = ROOT / "configs" / "targets"
+DEFAULT_TARGET = "an385"
+
+
+def target_path(name_or_path: str) -> Path:
+    """A target file from a path, or from its name in configs/targets/ (an385, an386)."""
+    path = resolve(name_or_path)
+    if path.is_file() or "/" in name_or_path or name_or_path.endswith((".yaml", ".yml")):
+        return path
+    named = TARGETS / f"{name_or_path}.yaml"
+    if named.is_file():
+        return named
+    known = ", ".join(p.stem for p in sorted(TARGETS.glob("*.yaml")))
+    raise ConfigError("--target", None, f"no target '{name_or_path}' (known: {known})")
+
+
 def default_target_path() -> Path:
-    return resolve(os.environ.get("KQUAL_TARGET", ROOT / "configs" / "target.yaml"))
+    return target_path(os.environ.get("KQUAL_TARGET", DEFAULT_TARGET))
 
 
 def _line(data: object, dotted: str) -> int | None:

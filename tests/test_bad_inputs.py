@@ -636,7 +636,7 @@ def test_the_corpus_is_large_enough():
 def table_cache(tmp_path_factory):
     """The kernel's syscall table and Kconfig symbols, found once for the whole corpus."""
     cache = tmp_path_factory.mktemp("cache")
-    target = load_target(ROOT / "configs" / "target.yaml")
+    target = load_target(ROOT / "configs" / "targets" / "an385.yaml")
     facts = source_facts(target)
     folder = cache / "kernel-facts" / source_fingerprint(target).short
     folder.mkdir(parents=True)
@@ -650,6 +650,7 @@ def configs(tmp_path, monkeypatch, table_cache):
     """A copy of configs/ whose files point at each other; an empty work folder."""
     copy = tmp_path / "configs"
     shutil.copytree(ROOT / "configs", copy)
+    shutil.copy(copy / "targets" / "an385.yaml", copy / "target.yaml")
     for name in ("target.yaml", "cycles.yaml"):
         text = (copy / name).read_text().replace("configs/", f"{copy}/")
         (copy / name).write_text(text)
@@ -743,7 +744,8 @@ def test_pytest_says_usage_error_without_traceback(tmp_path, args, message):
 
 def test_a_bad_target_file_is_a_usage_error(tmp_path):
     bad = tmp_path / "target.yaml"
-    bad.write_text((ROOT / "configs" / "target.yaml").read_text().replace("boots: 3", "boots: -2"))
+    text = (ROOT / "configs" / "targets" / "an385.yaml").read_text()
+    bad.write_text(text.replace("boots: 3", "boots: -2"))
     out = pytest_run(tmp_path, "--target", str(bad), "tests/test_workload.py")
     assert out.returncode == 4
     assert f"{bad}:" in out.stderr and "'boot.boots' must be at least 1" in out.stderr

@@ -262,12 +262,12 @@ def test_qualified_in_run_1_failing_in_run_2_is_not_selected(tmp_path, monkeypat
     from harness.results import StepName, candidate_dir, record_step, update_result
 
     monkeypatch.setenv("KQUAL_RESULTS", str(tmp_path))
-    root = tmp_path / "c"
+    root = tmp_path / "t" / "c"
 
     def run(run_id, prune_boots: bool, prune_workload: bool | None):
         monkeypatch.setenv("KQUAL_RUN_ID", run_id)
         for name, size in (("baseline", 300), ("trim", 200), ("prune", 150)):
-            folder = candidate_dir("c", name)
+            folder = candidate_dir("t", "c", name)
             (folder / "linux.axf").write_bytes(b"x" * size)
             record_step(folder, StepName.BUILD, True, linux_axf_bytes=size, reachable_pruned={})
             booted = prune_boots or name != "prune"

@@ -90,3 +90,29 @@ def test_missing_required_key(write):
 def test_missing_file(tmp_path):
     with pytest.raises(ConfigError, match="file not found"):
         load_target(tmp_path / "none.yaml")
+
+
+def test_targets_by_name_and_path(tmp_path):
+    from harness.target import TARGETS, target_path
+
+    assert target_path("an386") == TARGETS / "an386.yaml"
+    assert load_target(target_path("an386")).qemu.cpu == "cortex-m4"
+    assert load_target(target_path("an385")).name == "mps2-an385"
+    own = tmp_path / "mine.yaml"
+    own.write_text("x")
+    assert target_path(str(own)) == own
+    with pytest.raises(ConfigError, match=r"no target 'an999' \(known: an385, an386\)"):
+        target_path("an999")
+
+
+def test_results_and_builds_are_kept_apart_by_target(monkeypatch, tmp_path):
+    from harness.candidate import build_folder
+    from harness.results import candidate_dir
+    from harness.target import target_path
+
+    monkeypatch.setenv("KQUAL_RESULTS", str(tmp_path / "results"))
+    monkeypatch.setenv("KQUAL_WORK", str(tmp_path / "work"))
+    a, b = (load_target(target_path(n)) for n in ("an385", "an386"))
+    assert candidate_dir(a.name, "c", "x") != candidate_dir(b.name, "c", "x")
+    assert candidate_dir(b.name, "c", "x") == tmp_path / "results" / "mps2-an386" / "c" / "x"
+    assert build_folder(a, "baseline") != build_folder(b, "baseline")
