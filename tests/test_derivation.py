@@ -1,0 +1,108 @@
+"""The derivation registry: a derivation defined here, with no other edit, takes part
+in a cycle declared here."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from harness.cycle_run import CycleRunner, Environment
+from harness.cycles import candidate_params, load_cycles
+from harness.derivation import Contribution, Derivation, register
+from harness.errors import ConfigError
+from harness.profile_cache import ProfileCache
+from harness.results import StepName
+from harness.selection import required_steps
+from harness.target import default_target_path, load_target
+from harness.workload import load_workload
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@register
+class Stamp(Derivation):
+    """A test derivation: one fragment, one make override, an extra step and test."""
+
+    name = "test_stamp"
+    steps = (StepName.ENOSYS,)
+    options = {"level": int}
+
+    def contribute(self, ctx):
+        frag = ctx.generated / f"stamp-{self.opts.get('level', 0)}.config"
+        frag.parent.mkdir(parents=True, exist_ok=True)
+        frag.write_text("CONFIG_PRINTK_TIME=y\n")
+        return Contribution(fragments=[frag], make_extra=["KQUAL_STAMP=1"])
+
+    def params(self):
+        return ["stamped_candidate"]
+
+    def risk(self, record):
+        return "stamped" if record.get("stamped") else None
+
+
+@pytest.fixture
+def cycles_file(write):
+    return write(
+        "cycles.yaml",
+        """
+        cycles:
+          mine:
+            candidates:
+              - name: base
+              - name: stamped
+                from: base
+                derive: [{test_stamp: {level: 2}}]
+              - name: child
+                from: stamped
+        """,
+    )
+
+
+def test_a_derivation_defined_in_a_test_joins_a_cycle(cycles_file, tmp_path, monkeypatch):
+    monkeypatch.setenv("KQUAL_WORK", str(tmp_path / "work"))
+    cycle = load_cycles(cycles_file)["mine"]
+    assert [d.name for d in cycle.derivations("child")] == ["test_stamp"]  # inherited
+    assert cycle.derivations("stamped")[0].opts == {"level": 2}
+    target = load_target(default_target_path())
+    env = Environment(
+        target,
+        load_workload(ROOT / "configs" / "workload.yaml"),
+        ProfileCache(tmp_path / "cache"),
+        {},
+        "run",
+        [],
+    )
+    spec = CycleRunner(env, cycle).spec("child")
+    assert [f.name for f in spec.fragments] == ["stamp-2.config"]
+    assert spec.make_extra == ["KQUAL_STAMP=1"] and spec.seed.endswith("stamped")
+    assert StepName.ENOSYS in required_steps(cycle, "child")
+    assert ("mine", "stamped") in candidate_params({"mine": cycle})["stamped_candidate"]
+    assert ("mine", "base") not in candidate_params({"mine": cycle})["stamped_candidate"]
+
+
+@pytest.mark.parametrize(
+    "derive,message",
+    [
+        ("[nosuch]", "unknown derivation 'nosuch'"),
+        ("[{test_stamp: {level: high}}]", "option 'level' of 'test_stamp' must be int"),
+        ("[{test_stamp: {colour: red}}]", "'test_stamp' has no option 'colour'"),
+        ("[[a, b]]", "a derivation is a name or"),
+    ],
+)
+def test_bad_derive_entries_name_the_line(write, derive, message):
+    path = write(
+        "cycles.yaml",
+        f"""
+        cycles:
+          mine:
+            candidates:
+              - name: base
+              - name: x
+                from: base
+                derive: {derive}
+        """,
+    )
+    with pytest.raises(ConfigError, match=message) as info:
+        load_cycles(path)
+    assert info.value.line == 7
