@@ -106,7 +106,7 @@ def test_baseline_result_json_has_the_artifact_sizes(baseline):
     assert r["linux_axf_bytes"] == (baseline.results / "linux.axf").stat().st_size
     assert r["image_bytes"] == (baseline.results / "Image").stat().st_size
     assert 50_000 < r["initramfs_bytes"] < r["image_bytes"]
-    assert set(r["sections"]) == {"text", "rodata", "data", "bss", "init"}
+    assert set(r["sections"]) == {"text", "rodata", "data", "bss", "init", "unwind"}
     for name in ("vmlinux", "System.map", "kernel.config", "build.log"):
         assert (baseline.results / name).stat().st_size > 0
     assert (
