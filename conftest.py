@@ -14,22 +14,21 @@ import time
 from pathlib import Path
 
 import pytest
-from _pytest.junitxml import xml_key
 
-from harness.bloat import bloat_o_meter
-from harness.candidate import CandidateSpec, build_candidate
+from harness.build.candidate import CandidateSpec, build_candidate
+from harness.build.kernel_source import prepare_source
+from harness.core.errors import KqualError
+from harness.core.paths import cache_dir, resolve
+from harness.core.progress import set_writer
 from harness.cycle_run import CycleRunner, Environment
-from harness.cycles import candidate_params
-from harness.errors import KqualError
-from harness.kernel_source import prepare_source
-from harness.paths import cache_dir, resolve
-from harness.profile import get_profile
-from harness.profile_cache import ProfileCache
-from harness.progress import set_writer
-from harness.results import cycle_dir
-from harness.selection import decide, render, write_summary
-from harness.settings import Settings, load_settings
-from harness.target import default_target_path, target_path
+from harness.report.bloat import bloat_o_meter
+from harness.report.results import cycle_dir
+from harness.report.selection import decide, render, write_summary
+from harness.settings.cycles import candidate_params
+from harness.settings.load import Settings, load_settings
+from harness.settings.target import default_target_path, target_path
+from harness.trace.cache import ProfileCache
+from harness.trace.profile import get_profile
 
 DEFAULT_WORKLOAD = "configs/workload.yaml"
 _SUMMARIES = pytest.StashKey[list]()
@@ -244,7 +243,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if _SETTINGS not in session.config.stash:
         return
     cycles = _settings(session.config).cycles
-    xml = session.config.stash.get(xml_key, None)
+    xml = _junit_report(session.config)
     target = _settings(session.config).target
 
     def bloat(old: Path, new: Path):
@@ -275,6 +274,12 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
                 ):
                     xml.add_global_property(f"{name}.{cand}.{key}", d[key])
     session.config.stash[_SUMMARIES] = texts
+
+
+def _junit_report(config: pytest.Config):
+    """The --junitxml report, found among the registered plugins (no private import)."""
+    plugins = config.pluginmanager.get_plugins()
+    return next((p for p in plugins if hasattr(p, "add_global_property")), None)
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:

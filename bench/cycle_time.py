@@ -39,15 +39,15 @@ def main() -> int:
         KQUAL_RUN_ID="bench",
     )
 
+    from harness.build.kernel_source import prepare_source
+    from harness.build.userspace import build_userspace
+    from harness.core.paths import ROOT
     from harness.cycle_run import CycleRunner, Environment
-    from harness.cycles import load_cycles
-    from harness.kernel_source import prepare_source
-    from harness.paths import ROOT
-    from harness.profile_cache import ProfileCache
-    from harness.target import load_target
-    from harness.trace_collect import load_selectors
-    from harness.userspace import build_userspace
-    from harness.workload import load_workload
+    from harness.settings.cycles import load_cycles
+    from harness.settings.target import load_target
+    from harness.settings.workload import load_workload
+    from harness.trace.cache import ProfileCache
+    from harness.trace.collect import load_selectors
 
     class FromScratch(CycleRunner):
         """Same candidates, each in an empty folder; the generated inputs are A's."""

@@ -20,8 +20,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from harness.symbols import SymbolTable  # noqa: E402
-from harness.trace_parser import parse_trace  # noqa: E402
+from harness.trace.parser import parse_trace  # noqa: E402
+from harness.trace.symbols import SymbolTable  # noqa: E402
 
 
 def plain_parse(path: Path, swi: int) -> tuple[int, Counter, Counter]:

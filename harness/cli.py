@@ -12,12 +12,13 @@ import argparse
 import sys
 from pathlib import Path
 
-from . import syscall_scan, trace
-from .cycles import DEFAULT_CYCLES, load_cycles
-from .errors import KqualError
-from .paths import results_dir
-from .selection import build_summary, latest_run, render
-from .target import TARGETS, default_target_path, load_target
+from .core.errors import KqualError
+from .core.paths import results_dir
+from .report.selection import build_summary, latest_run, render
+from .scan import syscalls as syscall_scan
+from .settings.cycles import DEFAULT_CYCLES, load_cycles
+from .settings.target import TARGETS, default_target_path, load_target
+from .trace import cli as trace
 
 
 def report(argv: list[str]) -> int:

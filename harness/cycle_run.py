@@ -14,23 +14,23 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .candidate import BuiltCandidate, CandidateSpec, build_candidate
-from .coverage import applet_coverage
-from .cycles import CycleDef
-from .kernel_source import prepare_source
-from .paths import cache_dir, resolve, work_dir
-from .profile import get_profile
-from .profile_cache import CacheEntry, ProfileCache
-from .qemu import BootFailure, QemuSession, StepTimeout
-from .qualify import BootReport, icount_boot, qualify_boot
-from .reachable import reachable_syscalls
-from .results import StepName, candidate_dir, record_step, update_result
-from .syscall_scan import ScanResult
-from .syscall_table import syscall_names
-from .target import Target
-from .trace_collect import Selector
-from .userspace import Userspace, build_userspace, write_initramfs
-from .workload import Workload
+from .boot.coverage import applet_coverage
+from .boot.qemu import BootFailure, QemuSession, StepTimeout
+from .boot.qualify import BootReport, icount_boot, qualify_boot
+from .build.candidate import BuiltCandidate, CandidateSpec, build_candidate
+from .build.kernel_source import prepare_source
+from .build.userspace import Userspace, build_userspace, write_initramfs
+from .core.paths import cache_dir, resolve, work_dir
+from .derive.reachable import reachable_syscalls
+from .derive.syscall_table import syscall_names
+from .report.results import StepName, candidate_dir, record_step, update_result
+from .scan.syscalls import ScanResult
+from .settings.cycles import CycleDef
+from .settings.target import Target
+from .settings.workload import Workload
+from .trace.cache import CacheEntry, ProfileCache
+from .trace.collect import Selector
+from .trace.profile import get_profile
 
 
 @dataclass

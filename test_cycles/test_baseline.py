@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 from elftools.elf.elffile import ELFFile
 
-from harness.bootwrap import wrap
-from harness.qemu import BootFailure, QemuOptions, QemuSession
-from harness.qualify import icount_boot, qualify_boot
-from harness.results import update_result
+from harness.boot.qemu import BootFailure, QemuOptions, QemuSession
+from harness.boot.qualify import icount_boot, qualify_boot
+from harness.build.bootwrap import wrap
+from harness.report.results import update_result
 
 CYCLE = "baseline"
 
@@ -117,7 +117,7 @@ def test_baseline_result_json_has_the_artifact_sizes(baseline):
 def test_console_survives_awkward_commands(target, baseline, tmp_path):
     """#, open quotes, exit, a hung command and megabytes of output: each step gets its
     own answer, and the next step is unaffected."""
-    from harness.qemu import StepTimeout
+    from harness.boot.qemu import StepTimeout
 
     with QemuSession(target, baseline.axf, baseline.results / "console-awkward.log") as s:
         s.boot()

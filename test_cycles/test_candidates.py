@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import pytest
 
-from harness.qemu import BootFailure
-from harness.results import StepName
-from harness.syscall_prune import NI
-from harness.syscall_table import parse_syscall_table, syscall_names
+from harness.boot.qemu import BootFailure
+from harness.derive.syscall_prune import NI
+from harness.derive.syscall_table import parse_syscall_table, syscall_names
+from harness.report.results import StepName
 
 
 def test_builds(cycle_runners, candidate, record_property):
@@ -116,8 +116,8 @@ def test_summary_bloat_is_the_kernels_bloat_o_meter(cycle_runners, derived_candi
     import subprocess
     import sys
 
-    from harness.bloat import bloat_o_meter
-    from harness.kernel_source import prepare_source
+    from harness.build.kernel_source import prepare_source
+    from harness.report.bloat import bloat_o_meter
 
     cycle, name = derived_candidate
     runner = cycle_runners[cycle]

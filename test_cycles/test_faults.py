@@ -9,15 +9,15 @@ import signal
 
 import pytest
 
-from harness import trace_collect
+from harness.boot.qemu import BootFailure
+from harness.core.errors import KqualError
 from harness.cycle_run import CycleRunner, Environment
-from harness.cycles import CandidateDef, CycleDef
-from harness.errors import KqualError
-from harness.profile import get_profile
-from harness.profile_cache import ProfileCache
-from harness.qemu import BootFailure
-from harness.results import current_run_id
-from harness.selection import decide
+from harness.report.results import current_run_id
+from harness.report.selection import decide
+from harness.settings.cycles import CandidateDef, CycleDef
+from harness.trace import collect as trace_collect
+from harness.trace.cache import ProfileCache
+from harness.trace.profile import get_profile
 
 pytestmark = [pytest.mark.qemu, pytest.mark.build]
 

@@ -42,7 +42,7 @@ def test_full_and_syscalls_selectors_agree(baseline_profile):
 def test_second_request_is_a_cache_hit(
     baseline_profile, profile_cache, baseline, workload, target, selectors, monkeypatch
 ):
-    from harness import profile
+    from harness.trace import profile
 
     first = baseline_profile("syscalls")
 

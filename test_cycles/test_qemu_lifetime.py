@@ -13,8 +13,8 @@ import pytest
 SCRIPT = """
 import sys, time
 from pathlib import Path
-from harness.target import load_target
-from harness.qemu import QemuSession
+from harness.settings.target import load_target
+from harness.boot.qemu import QemuSession
 session = QemuSession(load_target(), Path(sys.argv[1]), Path(sys.argv[2]))
 try:
     with session:

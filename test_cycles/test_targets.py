@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 import os
 
-from harness.paths import results_dir
-from harness.results import cycle_dir
+from harness.core.paths import results_dir
+from harness.report.results import cycle_dir
 
 
 def test_this_run_writes_under_its_own_target_only(target, settings):

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from conftest import SWI, dump, trace_line
-from harness.symbols import Function, SymbolTable
-from harness.trace_analysis import analyze
-from harness.trace_parser import TraceError, parse_trace
+from harness.trace.analysis import analyze
+from harness.trace.parser import TraceError, parse_trace
+from harness.trace.symbols import Function, SymbolTable
 
 DATA = Path(__file__).parent / "data"
 FOO, BAR = 0x21100000, 0x21100100
@@ -147,7 +147,7 @@ def test_garbage_linking_and_in_asm_lines_are_ignored(trace_file):
 
 
 def test_chunk_boundaries_do_not_lose_records(trace_file, monkeypatch):
-    import harness.trace_parser as tp
+    import harness.trace.parser as tp
 
     monkeypatch.setattr(tp, "CHUNK", 97)  # cuts records at many places
     text = "".join(
@@ -191,7 +191,7 @@ def test_missing_file_and_no_records(tmp_path, trace_file):
 
 
 def test_parallel_split_gives_the_serial_result(trace_file, monkeypatch):
-    import harness.trace_parser as tp
+    import harness.trace.parser as tp
 
     monkeypatch.setattr(tp, "CHUNK", 300)
     monkeypatch.setattr(tp, "PARALLEL_MIN", 0)

@@ -34,8 +34,8 @@ def target_copy(tmp_path):
 
 @pytest.fixture(autouse=True)
 def said():
-    """Lines harness.progress.say() printed during the test (kept off the terminal)."""
-    from harness import progress
+    """Lines harness.core.progress.say() printed during the test (kept off the terminal)."""
+    from harness.core import progress
 
     lines: list[str] = []
     previous = progress._writer

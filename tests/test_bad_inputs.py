@@ -19,10 +19,10 @@ from pathlib import Path
 
 import pytest
 
-from harness.errors import ConfigError, KqualError
-from harness.kernel_source import source_facts, source_fingerprint
-from harness.settings import load_settings
-from harness.target import load_target
+from harness.build.kernel_source import source_facts, source_fingerprint
+from harness.core.errors import ConfigError, KqualError
+from harness.settings.load import load_settings
+from harness.settings.target import load_target
 
 ROOT = Path(__file__).resolve().parent.parent
 

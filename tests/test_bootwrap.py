@@ -8,8 +8,8 @@ import struct
 import pytest
 from elftools.elf.elffile import ELFFile
 
-from harness.bootwrap import wrap
-from harness.target import load_target
+from harness.build.bootwrap import wrap
+from harness.settings.target import load_target
 
 pytestmark = pytest.mark.skipif(
     shutil.which("arm-none-eabi-gcc") is None or shutil.which("fdtput") is None,

@@ -2,10 +2,10 @@ from __future__ import annotations
 
 import pytest
 
-from harness.config_trim import decide, load_rules, render_fragment
-from harness.errors import ConfigError
-from harness.kconfig import parse_fragment
-from harness.symbols import Function, SymbolTable
+from harness.build.kconfig import parse_fragment
+from harness.core.errors import ConfigError
+from harness.derive.config_trim import decide, load_rules, render_fragment
+from harness.trace.symbols import Function, SymbolTable
 
 SYMS = SymbolTable(
     [

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.console import Markers, between, find_failure, guest_ms
+from harness.boot.console import Markers, between, find_failure, guest_ms
 
 DATA = Path(__file__).parent / "data" / "console"
 

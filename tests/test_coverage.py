@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.coverage import applet_coverage, applets_in
-from harness.workload import load_workload
+from harness.boot.coverage import applet_coverage, applets_in
+from harness.settings.workload import load_workload
 
 APPLETS = {"ls", "cat", "grep", "wc", "rm", "busybox", "cttyhack", "sh", "[", "true", "sleep"}
 

@@ -7,15 +7,15 @@ from pathlib import Path
 
 import pytest
 
+from harness.core.errors import ConfigError
 from harness.cycle_run import CycleRunner, Environment
-from harness.cycles import candidate_params, load_cycles
-from harness.derivation import Contribution, Derivation, register
-from harness.errors import ConfigError
-from harness.profile_cache import ProfileCache
-from harness.results import StepName
-from harness.selection import required_steps
-from harness.target import default_target_path, load_target
-from harness.workload import load_workload
+from harness.derive.registry import Contribution, Derivation, register
+from harness.report.results import StepName
+from harness.report.selection import required_steps
+from harness.settings.cycles import candidate_params, load_cycles
+from harness.settings.target import default_target_path, load_target
+from harness.settings.workload import load_workload
+from harness.trace.cache import ProfileCache
 
 ROOT = Path(__file__).resolve().parent.parent
 

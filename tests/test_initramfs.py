@@ -2,12 +2,12 @@ from __future__ import annotations
 
 import pytest
 
-from harness.errors import ConfigError
-from harness.initramfs import load_spec, render_list
+from harness.build.initramfs import load_spec, render_list
+from harness.core.errors import ConfigError
 
 
 def test_real_description_renders_gen_init_cpio_list(tmp_path):
-    from harness.target import load_target
+    from harness.settings.target import load_target
 
     spec = load_spec(load_target().initramfs_spec)
     text = render_list(

@@ -2,8 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from harness.errors import ConfigError
-from harness.kconfig import (
+from harness.build.kconfig import (
     ConfigNotAppliedError,
     apply_requests,
     check_applied,
@@ -11,6 +10,7 @@ from harness.kconfig import (
     parse_config,
     parse_fragment,
 )
+from harness.core.errors import ConfigError
 
 
 def test_parse_fragment_keeps_file_and_line(write):

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from harness import profile_cache
-from harness.errors import KqualError
-from harness.profile_cache import CacheKey, ProfileCache, analysis_code_digest
+from harness.core.errors import KqualError
+from harness.trace import cache as profile_cache
+from harness.trace.cache import CacheKey, ProfileCache, analysis_code_digest
 
 KEY = CacheKey("img" * 8, "wl" * 8, "syscalls", '{"debug": "exec,cpu,nochain"}', "code")
 
@@ -46,24 +46,35 @@ def test_selectors_have_their_own_namespace(tmp_path):
 
 
 def test_analysis_code_digest_follows_every_imported_module(tmp_path):
-    from harness.fingerprint import harness_modules
+    from harness.core.fingerprint import harness_modules
 
-    names = {p.name for p in harness_modules(*profile_cache.TRACE_CODE)}
+    top = Path(profile_cache.__file__).resolve().parent.parent
+    names = {p.relative_to(top).as_posix() for p in harness_modules(*profile_cache.TRACE_CODE)}
     # what runs the trace and reads it: none of it may be missing from the key
-    assert {"trace.py", "trace_parser.py", "trace_analysis.py", "qemu.py", "console.py"} <= names
+    assert {
+        "trace/cli.py",
+        "trace/parser.py",
+        "trace/analysis.py",
+        "boot/qemu.py",
+        "boot/console.py",
+    } <= names
     code = tmp_path / "code"
-    code.mkdir()
-    (code / "trace_collect.py").write_text("from .helper import x\n")
-    (code / "trace.py").write_text("from . import other\n")
-    (code / "profile_cache.py").write_text("")
-    (code / "helper.py").write_text("x = 1\n")
-    (code / "other.py").write_text("")
-    (code / "unrelated.py").write_text("")
+    (code / "trace").mkdir(parents=True)
+    (code / "core").mkdir()
+    (code / "trace" / "collect.py").write_text("from ..core.helper import x\n")
+    (code / "trace" / "cli.py").write_text("from . import other\n")
+    (code / "trace" / "cache.py").write_text("")
+    (code / "trace" / "other.py").write_text("")
+    (code / "core" / "helper.py").write_text("x = 1\n")
+    (code / "core" / "unrelated.py").write_text("")
     before = analysis_code_digest(code)
-    (code / "unrelated.py").write_text("# changed\n")
+    (code / "core" / "unrelated.py").write_text("# changed\n")
     assert analysis_code_digest(code) == before
-    (code / "helper.py").write_text("x = 2\n")  # imported two levels down
-    assert analysis_code_digest(code) != before
+    (code / "core" / "helper.py").write_text("x = 2\n")  # another package, two levels up
+    after = analysis_code_digest(code)
+    assert after != before
+    (code / "trace" / "other.py").write_text("# changed\n")  # `from . import other`
+    assert analysis_code_digest(code) != after
 
 
 def test_failed_fill_leaves_nothing(tmp_path):

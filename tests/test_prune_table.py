@@ -2,9 +2,9 @@ from __future__ import annotations
 
 import pytest
 
-from harness.errors import ConfigError
-from harness.syscall_prune import NI, PRUNED, prune_table, report, systbl_override
-from harness.syscall_table import parse_syscall_table, syscall_names
+from harness.core.errors import ConfigError
+from harness.derive.syscall_prune import NI, PRUNED, prune_table, report, systbl_override
+from harness.derive.syscall_table import parse_syscall_table, syscall_names
 
 TABLE = """\
 # comment line

@@ -2,15 +2,15 @@ from __future__ import annotations
 
 import pytest
 
-from harness.errors import StepError, ToolMissingError
-from harness.runner import require_tool, run_logged
+from harness.core.errors import StepError, ToolMissingError
+from harness.core.runner import require_tool, run_logged
 
 
 def test_missing_tool_names_the_package():
     with pytest.raises(ToolMissingError, match=r"'fdtput-nope' was not found.*Install"):
         require_tool("fdtput-nope")
     with pytest.raises(ToolMissingError, match="qemu-system-arm"):
-        from harness import runner
+        from harness.core import runner
 
         runner.PACKAGES["kqual-fake-qemu"] = "qemu-system-arm"
         require_tool("kqual-fake-qemu")

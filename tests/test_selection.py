@@ -5,11 +5,11 @@ from pathlib import Path
 
 import pytest
 
-from harness.bloat import parse
-from harness.cycles import CandidateDef, CycleDef, load_cycles
-from harness.derivation import make
-from harness.errors import ConfigError
-from harness.selection import decide, render, write_summary
+from harness.core.errors import ConfigError
+from harness.derive.registry import make
+from harness.report.bloat import parse
+from harness.report.selection import decide, render, write_summary
+from harness.settings.cycles import CandidateDef, CycleDef, load_cycles
 
 DATA = Path(__file__).parent / "data"
 
@@ -259,7 +259,7 @@ def test_a_step_missing_from_this_run_means_no_selection(tmp_path):
 
 def test_qualified_in_run_1_failing_in_run_2_is_not_selected(tmp_path, monkeypatch):
     """The record is written afresh by each run: nothing of run 1 stands in run 2."""
-    from harness.results import StepName, candidate_dir, record_step, update_result
+    from harness.report.results import StepName, candidate_dir, record_step, update_result
 
     monkeypatch.setenv("KQUAL_RESULTS", str(tmp_path))
     root = tmp_path / "t" / "c"

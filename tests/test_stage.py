@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from harness.fingerprint import Fingerprint
-from harness.stage import Stage
+from harness.core.fingerprint import Fingerprint
+from harness.core.stage import Stage
 
 
 def test_fingerprint_tracks_content_not_location(tmp_path):
@@ -80,9 +80,9 @@ def test_kernel_fingerprint_follows_fragments_and_userspace(tmp_path):
 
     if sh.which("arm-none-eabi-gcc") is None:
         pytest.skip("needs gcc-arm-none-eabi")
-    from harness.kernel_build import kernel_fingerprint
-    from harness.kernel_source import KernelSource
-    from harness.target import load_target
+    from harness.build.kernel_build import kernel_fingerprint
+    from harness.build.kernel_source import KernelSource
+    from harness.settings.target import load_target
 
     t = load_target()
     src = KernelSource(tmp_path, "6.12.0", Fingerprint().add_text("tarball", "x"))
@@ -117,7 +117,7 @@ def test_what_changed_is_still_known_after_begin(tmp_path):
 
 def test_a_new_toolchain_wipes_the_kernel_build_folder(tmp_path, monkeypatch):
     """kernel_build removes the folder when the source or toolchain changed."""
-    from harness import kernel_build
+    from harness.build import kernel_build
 
     folder = tmp_path / "build"
     folder.mkdir()

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from harness.kernel_source import prepare_source
-from harness.syscall_scan import main, scan
-from harness.syscall_table import parse_syscall_table
-from harness.target import default_target_path, load_target
-from harness.userspace import build_userspace
+from harness.build.kernel_source import prepare_source
+from harness.build.userspace import build_userspace
+from harness.derive.syscall_table import parse_syscall_table
+from harness.scan.syscalls import main, scan
+from harness.settings.target import default_target_path, load_target
 
 pytestmark = pytest.mark.build
 

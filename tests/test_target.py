@@ -4,8 +4,8 @@ import re
 
 import pytest
 
-from harness.errors import ConfigError
-from harness.target import load_target
+from harness.core.errors import ConfigError
+from harness.settings.target import load_target
 
 
 def edit(path, old, new):
@@ -93,7 +93,7 @@ def test_missing_file(tmp_path):
 
 
 def test_targets_by_name_and_path(tmp_path):
-    from harness.target import TARGETS, target_path
+    from harness.settings.target import TARGETS, target_path
 
     assert target_path("an386") == TARGETS / "an386.yaml"
     assert load_target(target_path("an386")).qemu.cpu == "cortex-m4"
@@ -106,9 +106,9 @@ def test_targets_by_name_and_path(tmp_path):
 
 
 def test_results_and_builds_are_kept_apart_by_target(monkeypatch, tmp_path):
-    from harness.candidate import build_folder
-    from harness.results import candidate_dir
-    from harness.target import target_path
+    from harness.build.candidate import build_folder
+    from harness.report.results import candidate_dir
+    from harness.settings.target import target_path
 
     monkeypatch.setenv("KQUAL_RESULTS", str(tmp_path / "results"))
     monkeypatch.setenv("KQUAL_WORK", str(tmp_path / "work"))

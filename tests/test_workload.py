@@ -2,12 +2,12 @@ from __future__ import annotations
 
 import pytest
 
-from harness.errors import ConfigError
-from harness.workload import load_workload
+from harness.core.errors import ConfigError
+from harness.settings.workload import load_workload
 
 
 def test_real_workload_covers_the_seed_steps():
-    from harness.paths import ROOT
+    from harness.core.paths import ROOT
 
     w = load_workload(ROOT / "configs" / "workload.yaml")
     assert len(w.labels) == len(set(w.labels)) >= 18
@@ -79,7 +79,7 @@ def test_sha256_changes_with_content(write):
 
 
 def test_step_failure_checks_status_then_output():
-    from harness.workload import Step
+    from harness.settings.workload import Step
 
     step = Step("ls", "ls /tmp", r"^kq2\s*$")
     assert step.failure("kq2\n", 0) is None

@@ -1,0 +1,1 @@
+"""Step 3, boot: QEMU, its console, boot measurements, workload coverage."""

@@ -1,0 +1,284 @@
+"""A QEMU machine driven through its serial console with pexpect.
+
+The session owns the QEMU process: it is killed when the session closes
+(normal end, failure, timeout, KeyboardInterrupt), and the kernel kills it
+too if the Python process dies first (PR_SET_PDEATHSIG), so no QEMU can
+outlive the test that started it.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import re
+import signal
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TextIO
+
+import pexpect
+
+from ..core.errors import KqualError
+from ..core.runner import require_tool
+from ..settings.target import Target
+from .console import (
+    FAILURE_RE,
+    GUEST_READY_TAG,
+    ConsoleFailure,
+    Markers,
+    between,
+    find_failure,
+    guest_ms,
+    tail_lines,
+)
+
+_PR_SET_PDEATHSIG = 1
+# Characters searched for a step's end marker or a kernel failure line, at the
+# end of what arrived: both are short, and the search stays linear.
+SEARCH_WINDOW = 8192
+
+
+def _die_with_parent() -> None:
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+
+
+class BootFailure(KqualError):
+    """The kernel or QEMU failed before or while the workload ran."""
+
+    def __init__(
+        self, kind: str, detail: str, console_tail: str, log: Path, syscall: int | None = None
+    ) -> None:
+        self.kind = kind
+        self.detail = detail
+        self.syscall = syscall  # a pruned syscall's number, from the kernel's notice
+        super().__init__(
+            f"{kind}: {detail}\nconsole log: {log}\nlast console lines:\n{console_tail}"
+        )
+
+
+@dataclass
+class QemuOptions:
+    icount: bool = False
+    debug: str | None = None  # -d flags
+    debug_file: Path | None = None  # -D file
+    dfilter: str | None = None
+    extra: list[str] = field(default_factory=list)
+
+
+def qemu_argv(target: Target, axf: Path, opts: QemuOptions) -> list[str]:
+    q = target.qemu
+    argv = [q.binary, "-M", q.machine, "-cpu", q.cpu, *q.args, "-kernel", str(axf)]
+    if opts.icount:
+        argv += ["-icount", "shift=0,sleep=off"]
+    if opts.debug:
+        argv += ["-d", opts.debug, "-D", str(opts.debug_file)]
+    if opts.dfilter:
+        argv += ["-dfilter", opts.dfilter]
+    return argv + opts.extra
+
+
+@dataclass
+class BootTimes:
+    boot_marker_ms: float
+    shell_ready_ms: float
+    guest_shell_ready_ms: float | None
+
+
+@dataclass
+class CommandResult:
+    output: str
+    status: int
+
+
+class QemuSession:
+    def __init__(
+        self, target: Target, axf: Path, console_log: Path, opts: QemuOptions | None = None
+    ) -> None:
+        self.target = target
+        self.axf = axf
+        self.console_log = console_log
+        self.opts = opts or QemuOptions()
+        self.argv = qemu_argv(target, axf, self.opts)
+        self.markers = Markers()
+        self.child: pexpect.spawn | None = None
+        self._log: TextIO | None = None
+        self._t0 = 0.0
+
+    # -- lifetime ---------------------------------------------------------
+    def __enter__(self) -> QemuSession:
+        self.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def start(self) -> None:
+        require_tool(self.argv[0])
+        self.console_log.parent.mkdir(parents=True, exist_ok=True)
+        self._log = open(self.console_log, "w", encoding="utf-8", errors="replace")
+        self._log.write(f"# {' '.join(self.argv)}\n")
+        self._t0 = time.monotonic()
+        self.child = pexpect.spawn(
+            self.argv[0],
+            self.argv[1:],
+            encoding="utf-8",
+            codec_errors="replace",
+            timeout=self.target.boot.step_timeout_s,
+            maxread=65536,
+            searchwindowsize=None,
+            preexec_fn=_die_with_parent,
+            echo=False,
+        )
+        self.child.logfile_read = self._log
+
+    def close(self) -> None:
+        if self.child is not None:
+            try:
+                if self.child.isalive():
+                    self.child.kill(signal.SIGTERM)
+                    deadline = time.monotonic() + 2
+                    while self.child.isalive() and time.monotonic() < deadline:
+                        time.sleep(0.02)
+                self.child.close(force=True)
+            except Exception:  # noqa: BLE001 - closing must never raise
+                pass
+            self.child = None
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+    @property
+    def pid(self) -> int | None:
+        return self.child.pid if self.child else None
+
+    # -- console ----------------------------------------------------------
+    @property
+    def seen(self) -> str:
+        """Everything the console printed so far (read back from the log)."""
+        if self._log is not None:
+            self._log.flush()
+        return self.console_log.read_text(errors="replace")
+
+    def _ms(self) -> float:
+        return (time.monotonic() - self._t0) * 1000
+
+    def _fail(self, kind: str, detail: str) -> BootFailure:
+        if self.child is not None and kind in ("kernel", "timeout"):
+            try:  # let the rest of a panic or oops reach the log
+                self.child.expect([pexpect.EOF, pexpect.TIMEOUT], timeout=0.5)
+            except Exception:  # noqa: BLE001
+                pass
+        return BootFailure(kind, detail, tail_lines(self.seen), self.console_log)
+
+    def expect(
+        self, pattern: str, timeout: float, what: str, window: int | None = None
+    ) -> re.Match[str]:
+        """Wait for `pattern`; a kernel failure or QEMU exit ends the wait at once.
+
+        `window`: search only the last that many characters (linear time on
+        long output; the pattern must be short).
+        """
+        assert self.child is not None
+        patterns = [re.compile(pattern, re.S), FAILURE_RE, pexpect.EOF, pexpect.TIMEOUT]
+        i = self.child.expect(patterns, timeout=timeout, searchwindowsize=window)
+        if i == 0:
+            return self.child.match
+        if i == 1:
+            failure = find_failure(self.child.match.group(0))
+            err = self._fail(
+                "kernel", f"{failure.line if failure else 'failure'} (while waiting for {what})"
+            )
+            err.syscall = failure.syscall if failure else None
+            raise err
+        if i == 2:
+            status = self.child.wait() if self.child else None
+            raise self._fail("qemu_exit", f"QEMU exited (status {status}) before {what}")
+        raise self._fail("timeout", f"no {what} within {timeout:.0f}s")
+
+    def boot(self) -> BootTimes:
+        """Wait for the boot marker and a shell that answers; time both."""
+        boot = self.target.boot
+        self.expect(re.escape(boot.marker), boot.boot_timeout_s, f"boot marker {boot.marker!r}")
+        marker_ms = self._ms()
+        # Nothing may be typed before the UART driver is up (it would stay
+        # deaf): wait for the first prompt, then ask until the shell answers.
+        self.expect(re.escape(boot.prompt), boot.boot_timeout_s, f"shell prompt {boot.prompt!r}")
+        self._ask("a marker echo")
+        ready_ms = self._ms()
+        return BootTimes(marker_ms, ready_ms, guest_ms(self.seen, GUEST_READY_TAG))
+
+    def run(self, command: str, timeout: float | None = None) -> CommandResult:
+        """Run one shell command; its output is what lies between the markers.
+
+        Only the end marker is searched for, in a window at the end of what
+        arrived, so megabytes of output cost linear time. A command that
+        times out is interrupted (Ctrl-C) and the shell resynced, so the
+        next step starts clean; the StepTimeout names the command.
+        """
+        assert self.child is not None
+        n = self.markers.next()
+        typed, begin, end = self.markers.wrap(n, command)
+        self.child.sendline(typed)
+        limit = timeout or self.target.boot.step_timeout_s
+        try:
+            m = self.expect(end, limit, f"end of {command!r}", window=SEARCH_WINDOW)
+        except BootFailure as e:
+            if e.kind != "timeout":
+                raise
+            failure = find_failure(self._before())
+            if failure is not None:
+                raise self._kernel_failure(failure, command) from None
+            self.resync()
+            raise StepTimeout(
+                "timeout",
+                f"{command!r} did not finish within {limit:g}s; interrupted (Ctrl-C)",
+                tail_lines(self.seen),
+                self.console_log,
+            ) from None
+        output = between(self._before(), begin)
+        if output is None:
+            raise self._fail("console", f"the output of {command!r} lost its begin marker")
+        # The kernel may print while the command runs: its lines arrive mixed
+        # into the output, before the end marker.
+        failure = find_failure(output)
+        if failure is not None:
+            raise self._kernel_failure(failure, command)
+        return CommandResult(output, int(m.group("rc")))
+
+    def _before(self) -> str:
+        before = self.child.before if self.child is not None else ""
+        return before if isinstance(before, str) else ""
+
+    def _kernel_failure(self, failure: ConsoleFailure, command: str) -> BootFailure:
+        return BootFailure(
+            "kernel",
+            f"{failure.line} (while running {command!r})",
+            tail_lines(self.seen),
+            self.console_log,
+            failure.syscall,
+        )
+
+    def resync(self) -> None:
+        """Interrupt whatever runs and wait for the shell to answer a fresh marker."""
+        self._ask("a marker echo after Ctrl-C", interrupt=True)
+
+    def _ask(self, what: str, interrupt: bool = False, tries: int = 5) -> None:
+        """Type a marker echo until the shell answers it (2 s a try)."""
+        assert self.child is not None
+        for _attempt in range(tries):
+            if interrupt:
+                self.child.sendcontrol("c")
+            typed, answer = self.markers.echo(self.markers.next())
+            self.child.sendline(typed)
+            try:
+                self.expect(answer, 2.0, what, window=SEARCH_WINDOW)
+                return
+            except BootFailure as e:
+                if e.kind != "timeout":
+                    raise
+        raise self._fail("timeout", f"the shell never answered {what} ({tries} tries)")
+
+
+class StepTimeout(BootFailure):
+    """A command ran past its timeout; it was interrupted and the shell answers again."""

@@ -1,0 +1,142 @@
+"""Build one candidate end to end and lay out its artifacts.
+
+source -> userspace -> kernel -> linux.axf -> results/<cycle>/<candidate>/.
+Each stage skips itself when its fingerprint is unchanged; the image
+fingerprint ties together everything that shapes linux.axf.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from filelock import FileLock
+
+from ..core.fingerprint import Fingerprint
+from ..core.paths import work_dir
+from ..core.progress import say
+from ..core.stage import Stage
+from ..report.results import StepName, candidate_dir, record_step
+from ..settings.target import Target
+from .bootwrap import wrap
+from .elfsize import SectionSizes, section_sizes
+from .kernel_build import KernelBuild, build_kernel
+from .kernel_source import prepare_source
+from .userspace import build_userspace, write_initramfs
+
+
+@dataclass
+class CandidateSpec:
+    """What makes a candidate differ from the target's own kernel."""
+
+    name: str
+    cycle: str = "baseline"
+    fragments: list[Path] = field(default_factory=list)
+    make_extra: list[str] = field(default_factory=list)
+    seed: str | None = None  # build folder name of the candidate it derives from
+    build_name: str | None = None  # build folder name; defaults to `name`
+
+
+@dataclass
+class BuiltCandidate:
+    spec: CandidateSpec
+    axf: Path
+    kernel: KernelBuild
+    fingerprint: Fingerprint
+    results: Path
+    sizes: SectionSizes
+    axf_bytes: int
+    rebuilt: bool
+
+
+def build_folder(target: Target, name: str) -> Path:
+    return work_dir() / "build" / target.name / name
+
+
+def build_candidate(target: Target, spec: CandidateSpec) -> BuiltCandidate:
+    out = candidate_dir(target.name, spec.cycle, spec.name)
+    folder = build_folder(target, spec.build_name or spec.name)
+    # The log lives with the build, so an up-to-date candidate still has it.
+    log = folder / "kqual-build.log"
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(folder) + ".lock"):
+        source = prepare_source(target, out)
+        userspace = build_userspace(target, source, out)
+        initramfs = write_initramfs(target, userspace)
+        try:
+            kernel = build_kernel(
+                target,
+                source,
+                folder,
+                [*target.fragment_paths, *spec.fragments],
+                initramfs.list_path,
+                initramfs.fingerprint,
+                log,
+                spec.name,
+                make_extra=spec.make_extra,
+                seed=build_folder(target, spec.seed) if spec.seed else None,
+            )
+        finally:
+            if log.exists():
+                _publish(log, out / "build.log")
+        image_fp = Fingerprint().add("kernel", kernel.fingerprint)
+        image_fp.add_code("build.bootwrap")
+        image_fp.add_text(
+            "wrap", repr((target.memory, target.uart, target.kernel.cmdline, target.qemu.cpu))
+        )
+        wrap_dir = folder / "kqual-wrap"
+        axf = wrap_dir / "linux.axf"
+        wrap_stage = Stage(f"linux.axf {spec.name}", wrap_dir, image_fp, [axf])
+        if wrap_stage.begin():
+            wrap(target, kernel.image, kernel.dtb, wrap_dir, wrap_dir / "wrap.log")
+            wrap_stage.done()
+        rebuilt = kernel.rebuilt
+        for src, name in [
+            (axf, "linux.axf"),
+            (kernel.vmlinux, "vmlinux"),
+            (kernel.system_map, "System.map"),
+            (kernel.config, "kernel.config"),
+            (kernel.image, "Image"),
+            (wrap_dir / "boot.dtb", "boot.dtb"),
+        ]:
+            _publish(src, out / name)
+    sizes = section_sizes(out / "vmlinux")
+    axf_bytes = (out / "linux.axf").stat().st_size
+    record_step(
+        out,
+        StepName.BUILD,
+        True,
+        candidate=spec.name,
+        cycle=spec.cycle,
+        image_fingerprint=image_fp.digest,
+        kernel_version=source.version,
+        linux_axf_bytes=axf_bytes,
+        image_bytes=(out / "Image").stat().st_size,
+        initramfs_bytes=_initramfs_bytes(kernel.folder),
+        sections=sizes.as_dict(),
+    )
+    say(
+        f"{spec.cycle}/{spec.name}: linux.axf {axf_bytes:,} bytes "
+        f"({'rebuilt' if rebuilt else 'nothing rebuilt'}), artifacts in {out}"
+    )
+    return BuiltCandidate(spec, out / "linux.axf", kernel, image_fp, out, sizes, axf_bytes, rebuilt)
+
+
+def _publish(src: Path, dst: Path) -> None:
+    """Copy an artifact so that a reader (another xdist worker) never sees it half-written."""
+    s = src.stat()
+    if dst.exists():
+        d = dst.stat()
+        if (d.st_size, d.st_mtime_ns) == (s.st_size, s.st_mtime_ns):
+            return
+    tmp = dst.with_name(f".{dst.name}.{os.getpid()}.tmp")
+    shutil.copy2(src, tmp)
+    os.replace(tmp, dst)
+
+
+def _initramfs_bytes(folder: Path) -> int | None:
+    """The initramfs as linked into the kernel (compressed, when a compressor is set)."""
+    packed = folder / "usr" / "initramfs_inc_data"
+    return packed.stat().st_size if packed.exists() else None

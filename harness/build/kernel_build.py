@@ -1,0 +1,181 @@
+"""Out-of-tree kernel builds: config from defconfig + fragments, then make.
+
+One O= folder per candidate. The config is regenerated from scratch whenever
+the stage's inputs change (merge_config.sh, then olddefconfig) and checked
+against every fragment line; kbuild then rebuilds only what the new config or
+sources touch. A change of source tree or toolchain wipes the folder instead,
+because kbuild cannot see those.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from filelock import FileLock
+
+from ..core.fingerprint import Fingerprint
+from ..core.jobs import build_jobs
+from ..core.runner import run_logged
+from ..core.stage import Stage
+from ..settings.target import Target
+from .kconfig import (
+    ConfigNotAppliedError,
+    check_applied,
+    effective_requests,
+    known_symbols,
+    parse_config,
+)
+from .kernel_source import KernelSource
+
+# Inputs whose change kbuild cannot track: a change wipes the build folder.
+_WIPE_PARTS = ("source", "tool:gcc", "tool:ld")
+
+
+@dataclass(frozen=True)
+class KernelBuild:
+    folder: Path
+    image: Path
+    vmlinux: Path
+    system_map: Path
+    config: Path
+    dtb: Path
+    fingerprint: Fingerprint
+    rebuilt: bool
+
+
+def make_args(
+    target: Target, source: KernelSource, folder: Path, extra: Sequence[str] = ()
+) -> list[str]:
+    cc = target.toolchain_prefix + "gcc"
+    args = [
+        "make",
+        "-C",
+        str(source.tree),
+        f"O={folder}",
+        f"ARCH={target.kernel.arch}",
+        f"CROSS_COMPILE={target.toolchain_prefix}",
+        f"-j{build_jobs()}",
+    ]
+    if shutil.which("ccache"):
+        args.append(f"CC=ccache {cc}")
+    return args + list(extra)
+
+
+def reproducible_env(source: KernelSource) -> dict[str, str]:
+    """Same inputs, same Image: no build date, user or host of this machine inside."""
+    return {
+        "KBUILD_BUILD_TIMESTAMP": f"@{source.timestamp}",
+        "KBUILD_BUILD_USER": "kqual",
+        "KBUILD_BUILD_HOST": "kqual",
+        "KBUILD_BUILD_VERSION": "1",
+    }
+
+
+def kernel_fingerprint(
+    target: Target,
+    source: KernelSource,
+    fragments: list[Path],
+    initramfs: Fingerprint,
+    make_extra: list[str],
+) -> Fingerprint:
+    fp = Fingerprint()
+    fp.add("source", source.fingerprint)
+    fp.add_text("defconfig", target.kernel.defconfig)
+    for i, frag in enumerate(fragments):
+        fp.add_file(f"fragment{i}:{frag.name}", frag)
+    fp.add("initramfs", initramfs)
+    fp.add_text("make-extra", " ".join(make_extra))
+    fp.parts["tool:gcc"] = Fingerprint().add_tool(target.toolchain_prefix + "gcc").digest
+    fp.parts["tool:ld"] = Fingerprint().add_tool(target.toolchain_prefix + "ld").digest
+    fp.add_code("build.kernel_build")
+    return fp
+
+
+def build_kernel(
+    target: Target,
+    source: KernelSource,
+    folder: Path,
+    fragments: list[Path],
+    initramfs_list: Path,
+    initramfs_fp: Fingerprint,
+    log: Path,
+    label: str,
+    make_extra: list[str] | None = None,
+    seed: Path | None = None,
+) -> KernelBuild:
+    """Build Image, vmlinux and the DTB in `folder`; skip when up to date.
+
+    `seed`, when given and `folder` has never been built, is a finished build
+    folder copied first, so a derived candidate rebuilds incrementally.
+    """
+    make_extra = list(make_extra or [])
+    fp = kernel_fingerprint(target, source, fragments, initramfs_fp, make_extra)
+    dtb = folder / "arch" / "arm" / "boot" / "dts" / target.kernel.dtb
+    image = folder / "arch" / "arm" / "boot" / "Image"
+    result = KernelBuild(
+        folder,
+        image,
+        folder / "vmlinux",
+        folder / "System.map",
+        folder / ".config",
+        dtb,
+        fp,
+        rebuilt=False,
+    )
+    stage = Stage(f"kernel {label}", folder, fp, [image, result.vmlinux, dtb])
+    if not stage.begin():
+        return result
+    if any(p in stage.changed_parts() for p in _WIPE_PARTS) and stage.previous():
+        shutil.rmtree(folder)
+    if seed is not None and not (folder / ".config").exists():
+        shutil.rmtree(folder, ignore_errors=True)
+        with FileLock(str(seed) + ".lock"):  # another worker may be building the parent
+            shutil.copytree(seed, folder, symlinks=True)
+        (folder / ".kqual-stamp.json").unlink(missing_ok=True)
+    folder.mkdir(parents=True, exist_ok=True)
+    log.unlink(missing_ok=True)
+
+    generated = folder / "kqual-initramfs.config"
+    generated.write_text(f'CONFIG_INITRAMFS_SOURCE="{initramfs_list}"\n')
+    all_fragments = [*fragments, generated]
+    defconfig = source.tree / "arch" / target.kernel.arch / "configs" / target.kernel.defconfig
+    run_logged(
+        [
+            source.tree / "scripts" / "kconfig" / "merge_config.sh",
+            "-m",
+            "-O",
+            folder,
+            defconfig,
+            *all_fragments,
+        ],
+        log,
+        f"kernel {label}: merge config",
+        append=True,
+        cwd=folder,
+    )
+    run_logged(
+        [*make_args(target, source, folder, make_extra), "olddefconfig"],
+        log,
+        f"kernel {label}: olddefconfig",
+        append=True,
+        env=reproducible_env(source),
+    )
+    requests = effective_requests(all_fragments)
+    mismatches = check_applied(requests, parse_config(folder / ".config"))
+    if mismatches:
+        # Only on failure: scanning every Kconfig file tells a typo from a dependency.
+        symbols = known_symbols(source.tree)
+        mismatches = [replace(m, unknown_symbol=m.request.name not in symbols) for m in mismatches]
+        raise ConfigNotAppliedError(mismatches, folder / ".config")
+    run_logged(
+        [*make_args(target, source, folder, make_extra), "Image", target.kernel.dtb],
+        log,
+        f"kernel {label}: build",
+        append=True,
+        env=reproducible_env(source),
+    )
+    stage.done()
+    return KernelBuild(**{**result.__dict__, "rebuilt": True})

@@ -1,0 +1,146 @@
+"""The kernel source tree: extracted once, patched, shared read-only.
+
+Every candidate builds out of tree (O=) from the same tree, so extracting and
+patching happen once per (tarball, patch series). A file lock lets parallel
+xdist workers wait for one extraction instead of racing.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from filelock import FileLock
+
+from ..core.errors import KqualError
+from ..core.fingerprint import Fingerprint
+from ..core.paths import cache_dir, work_dir
+from ..core.progress import say
+from ..core.runner import require_tool, run_logged
+from ..core.stage import Stage
+from ..settings.target import Target
+from .kconfig import known_symbols
+from .patches import apply_series
+
+
+@dataclass(frozen=True)
+class KernelSource:
+    tree: Path
+    version: str
+    fingerprint: Fingerprint
+    timestamp: int = 0  # the tarball's mtime: the build date stamped into the kernel
+
+    @property
+    def syscall_table(self) -> Path:
+        return self.tree / "arch" / "arm" / "tools" / "syscall.tbl"
+
+
+def source_fingerprint(target: Target) -> Fingerprint:
+    tarball = target.source_tarball
+    st = tarball.stat()
+    fp = Fingerprint()
+    fp.parts["tarball"] = f"{tarball.name}:{st.st_size}:{st.st_mtime_ns}"
+    fp.add_tree("kernel-patches", target.kernel_patches)
+    return fp
+
+
+def kernel_version(tree: Path) -> str:
+    text = (tree / "Makefile").read_text()[:2000]
+    fields = dict(
+        re.findall(r"^(VERSION|PATCHLEVEL|SUBLEVEL|EXTRAVERSION)[ \t]*=[ \t]*(\S*)", text, re.M)
+    )
+    return "{VERSION}.{PATCHLEVEL}.{SUBLEVEL}{EXTRAVERSION}".format(**{"EXTRAVERSION": ""} | fields)
+
+
+_prepared: dict[str, KernelSource] = {}
+
+
+def prepare_source(target: Target, log_dir: Path) -> KernelSource:
+    """The extracted, patched tree; checked once per process."""
+    fp = source_fingerprint(target)
+    if fp.digest in _prepared and (_prepared[fp.digest].tree / "Makefile").exists():
+        return _prepared[fp.digest]
+    root = work_dir() / "src" / f"linux-{fp.short}"
+    tree = root / "tree"
+    stage = Stage("kernel source", root, fp, [tree / "Makefile"])
+    root.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(root) + ".lock"):
+        if stage.begin():
+            if tree.exists():
+                subprocess.run(["chmod", "-R", "u+w", tree], check=False)
+                shutil.rmtree(tree)
+            tmp = root / "extract"
+            shutil.rmtree(tmp, ignore_errors=True)
+            tmp.mkdir(parents=True)
+            log = log_dir / "kernel-source.log"
+            say(f"extracting {target.source_tarball}")
+            run_logged(["tar", "-xf", target.source_tarball, "-C", tmp], log, "extract kernel")
+            (top,) = [p for p in tmp.iterdir() if p.is_dir()]
+            top.rename(tree)
+            tmp.rmdir()
+            apply_series(target.kernel_patches, tree, log, "patch kernel")
+            # Read-only, so no build can write into the shared tree by mistake.
+            subprocess.run(["chmod", "-R", "a-w", tree], check=True)
+            stage.done()
+    _prepared[fp.digest] = KernelSource(
+        tree, kernel_version(tree), fp, int(target.source_tarball.stat().st_mtime)
+    )
+    return _prepared[fp.digest]
+
+
+@dataclass(frozen=True)
+class SourceFacts:
+    """What checks before any build need from the kernel source."""
+
+    syscall_table: Path
+    symbols: frozenset[str]  # every Kconfig symbol the tree declares
+
+
+def source_facts(target: Target) -> SourceFacts:
+    """The syscall table and Kconfig symbols, without preparing the tree.
+
+    From the prepared tree when there is one; else from the tarball's
+    syscall.tbl and Kconfig files, extracted once into the cache (about
+    10 s), keyed like the tree.
+    """
+    fp = source_fingerprint(target)
+    root = work_dir() / "src" / f"linux-{fp.short}"
+    tree = root / "tree"
+    if Stage("kernel source", root, fp, [tree / "Makefile"]).up_to_date():
+        table = tree / "arch" / "arm" / "tools" / "syscall.tbl"
+        return SourceFacts(table, frozenset(known_symbols(tree)))
+    cached = cache_dir() / "kernel-facts" / fp.short
+    if not (cached / "symbols.txt").exists():
+        _extract_facts(target, cached)
+    return SourceFacts(
+        cached / "syscall.tbl", frozenset((cached / "symbols.txt").read_text().split())
+    )
+
+
+def _extract_facts(target: Target, dest: Path) -> None:
+    require_tool("tar")
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    (tmp / "src").mkdir(parents=True)
+    out = subprocess.run(
+        ["tar", "-xf", str(target.source_tarball), "-C", str(tmp / "src"), "--wildcards"]
+        + ["*/arch/arm/tools/syscall.tbl", "*Kconfig*"],
+        capture_output=True,
+    )
+    tables = list((tmp / "src").glob("*/arch/arm/tools/syscall.tbl"))
+    if out.returncode != 0 or not tables:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise KqualError(
+            f"{target.source_tarball}: no arch/arm/tools/syscall.tbl in it "
+            f"({out.stderr.decode(errors='replace').strip()[:200]}); is it a Linux source tarball?"
+        )
+    shutil.copyfile(tables[0], tmp / "syscall.tbl")
+    (tmp / "symbols.txt").write_text("\n".join(sorted(known_symbols(tmp / "src"))) + "\n")
+    shutil.rmtree(tmp / "src")
+    shutil.rmtree(dest, ignore_errors=True)
+    os.replace(tmp, dest)

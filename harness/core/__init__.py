@@ -1,0 +1,1 @@
+"""Shared plumbing: errors, paths, progress, subprocesses, fingerprints, stages."""

@@ -1,0 +1,126 @@
+"""Derivations: what a candidate adds to its parent, as small registered classes.
+
+In cycles.yaml a candidate lists them: `derive: [trim]`, or with options
+`derive: [{prune_syscalls: {keep_reachable: false}}]`. A derivation says
+which profiles it needs, what it gives the build (config fragments, make
+overrides), what it leaves next to the candidate's results, which extra
+steps its candidates must pass (and the pytest parameter that selects them
+for those tests), and when a candidate that passed is still at risk.
+
+Adding one is one module in `harness/derive/` that defines a subclass
+decorated with @register; every module there is imported, no other edit.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar, Protocol
+
+from ..core.errors import ConfigError
+from ..report.results import StepName
+
+
+@dataclass
+class Contribution:
+    fragments: list[Path] = field(default_factory=list)  # Kconfig fragments, in order
+    make_extra: list[str] = field(default_factory=list)  # make command-line overrides
+
+
+class Context(Protocol):
+    """What a derivation may ask of the cycle being run (harness.cycle_run.CycleRunner)."""
+
+    cycle: Any
+    env: Any
+    generated: Path
+
+    def built(self, name: str) -> Any: ...
+    def profile(self, name: str, selector: str) -> Any: ...
+    def syscall_table(self) -> Path: ...
+
+
+class Derivation:
+    """The contract: override what applies; the defaults add nothing."""
+
+    name: ClassVar[str] = ""
+    steps: ClassVar[tuple[StepName, ...]] = ()  # extra steps its candidates must pass
+    options: ClassVar[dict[str, type]] = {}  # option name -> type (bool, int, str, float)
+
+    def __init__(self, **opts: Any) -> None:
+        self.opts = opts
+
+    def __repr__(self) -> str:
+        return f"{self.name}{self.opts or ''}"
+
+    def selectors(self, ctx: Context) -> list[str]:
+        """The profiles (trace selectors) it reads."""
+        return []
+
+    def contribute(self, ctx: Context) -> Contribution:
+        """What it adds to the candidate's build."""
+        return Contribution()
+
+    def leave(self, ctx: Context, out: Path) -> dict[str, Any]:
+        """Write its files next to the candidate's results; facts for the record."""
+        return {}
+
+    def params(self) -> list[str]:
+        """pytest parameters whose tests its candidates get (e.g. a tripwire)."""
+        return []
+
+    def check(self, ctx: Context, candidate: str, step: StepName) -> tuple[bool, str, dict]:
+        """One of its extra steps: (ok, detail, facts)."""
+        raise NotImplementedError(f"derivation {self.name} has no step {step.value}")
+
+    def risk(self, record: Any) -> str | None:
+        """Why a candidate that passed every step is still not safe to ship, or None."""
+        return None
+
+
+REGISTRY: dict[str, type[Derivation]] = {}
+
+
+def register(cls: type[Derivation]) -> type[Derivation]:
+    if not cls.name:
+        raise TypeError(f"{cls.__name__} needs a name")
+    REGISTRY[cls.name] = cls
+    return cls
+
+
+def _discover() -> None:
+    """Import every module of harness/derive/ once: each registers its derivations."""
+    here = Path(__file__).resolve().parent
+    for mod in pkgutil.iter_modules([str(here)]):
+        importlib.import_module(f"{__package__}.{mod.name}")
+
+
+def make(spec: Any, path: Path, line: int | None, where: str) -> Derivation:
+    """A derivation from its cycles.yaml form: a name, or {name: {option: value}}."""
+    if not REGISTRY:
+        _discover()
+    opts: Any
+    if isinstance(spec, str):
+        name, opts = spec, {}
+    elif isinstance(spec, dict) and len(spec) == 1:
+        ((name, opts),) = spec.items()
+        opts = opts or {}
+        if not isinstance(opts, dict):
+            raise ConfigError(path, line, f"{where}: options of '{name}' must be a mapping")
+    else:
+        raise ConfigError(path, line, f"{where}: a derivation is a name or {{name: {{options}}}}")
+    cls = REGISTRY.get(name)
+    if cls is None:
+        known = ", ".join(sorted(REGISTRY))
+        raise ConfigError(path, line, f"{where}: unknown derivation '{name}' (known: {known})")
+    for key, value in opts.items():
+        kind = cls.options.get(key)
+        if kind is None:
+            allowed = ", ".join(cls.options) or "none"
+            raise ConfigError(path, line, f"{where}: '{name}' has no option '{key}' ({allowed})")
+        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+            raise ConfigError(
+                path, line, f"{where}: option '{key}' of '{name}' must be {kind.__name__}"
+            )
+    return cls(**opts)

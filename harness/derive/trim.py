@@ -1,0 +1,44 @@
+"""Derivation `trim`: config options whose code never ran in the baseline's profile,
+turned off by the cycle's trim rules (configs/trim/rules.yaml)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from ..core.paths import resolve
+from ..core.publish import write_if_changed
+from ..trace.symbols import SymbolTable
+from .config_trim import decide, load_rules, render_fragment
+from .registry import Context, Contribution, Derivation, register
+
+
+@register
+class Trim(Derivation):
+    name = "trim"
+
+    def selectors(self, ctx: Context) -> list[str]:
+        return [ctx.cycle.trim_selector]
+
+    def fragment(self, ctx: Context) -> Path:
+        cycle = ctx.cycle
+        base = ctx.built(cycle.baseline)
+        entry = ctx.profile(cycle.baseline, cycle.trim_selector)
+        hits = json.loads(entry.file("profile.json").read_text())["symbols"]
+        decisions = decide(
+            load_rules(resolve(cycle.trim_rules)),
+            hits,
+            SymbolTable.from_vmlinux(base.results / "vmlinux"),
+        )
+        text = render_fragment(
+            decisions, f"the baseline's '{cycle.trim_selector}' profile {entry.key}"
+        )
+        return write_if_changed(ctx.generated / "trim-generated.config", text)
+
+    def contribute(self, ctx: Context) -> Contribution:
+        return Contribution(fragments=[self.fragment(ctx)])
+
+    def leave(self, ctx: Context, out: Path) -> dict[str, Any]:
+        (out / "trim-generated.config").write_text(self.fragment(ctx).read_text())
+        return {}

@@ -1,0 +1,1 @@
+"""Step 6, report: the run record, the selection, bloat."""

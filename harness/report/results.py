@@ -1,0 +1,123 @@
+"""result.json: one record per candidate per run, and the only schema of it.
+
+Building, booting, the workload and the checks happen in different fixtures
+(and under xdist in different processes), so the record is updated under a
+lock. It belongs to one run: the first write of a new run starts it afresh,
+so no verdict of an earlier run can stand in this one. Every step records
+its outcome, failures included; a step with no outcome did not run here.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from filelock import FileLock
+
+from ..core.paths import results_dir
+
+
+class StepName(StrEnum):
+    """The steps a candidate must pass, in order."""
+
+    BUILD = "build"
+    BOOT = "boot"
+    WORKLOAD = "workload"
+    REGRESSION = "regression"
+    ENOSYS = "enosys"
+
+
+@dataclass
+class Outcome:
+    ok: bool
+    detail: str = ""
+
+
+@dataclass
+class CandidateRecord:
+    run_id: str
+    steps: dict[StepName, Outcome] = field(default_factory=dict)
+    facts: dict[str, Any] = field(default_factory=dict)  # sizes, boot figures, counts
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.facts.get(key, default)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> CandidateRecord:
+        steps = {}
+        for name, raw in (data.get("steps") or {}).items():
+            try:
+                steps[StepName(name)] = Outcome(bool(raw["ok"]), str(raw.get("detail", "")))
+            except (ValueError, KeyError, TypeError):
+                continue  # a damaged or unknown entry counts as not run
+        facts = {k: v for k, v in data.items() if k not in ("run_id", "steps")}
+        return cls(str(data.get("run_id", "")), steps, facts)
+
+
+def current_run_id() -> str:
+    """The run this process belongs to (pytest_configure shares it with xdist workers)."""
+    return os.environ.get("KQUAL_RUN_ID") or f"adhoc-{os.getpid()}"
+
+
+def cycle_dir(target: str, cycle: str) -> Path:
+    """results/<target>/<cycle>: two targets' runs never share a folder."""
+    return results_dir() / target / cycle
+
+
+def candidate_dir(target: str, cycle: str, candidate: str) -> Path:
+    d = cycle_dir(target, cycle) / candidate
+    d.mkdir(parents=True, exist_ok=True)
+    return d
+
+
+def _read(folder: Path) -> dict[str, Any]:
+    try:
+        data = json.loads((folder / "result.json").read_text())
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def read_record(folder: Path) -> CandidateRecord | None:
+    data = _read(folder)
+    return CandidateRecord.from_json(data) if data else None
+
+
+def read_result(folder: Path) -> dict[str, Any]:
+    """The raw record (facts and steps), for reports."""
+    return _read(folder)
+
+
+def _update(folder: Path, change) -> dict[str, Any]:
+    path = folder / "result.json"
+    run_id = current_run_id()
+    with FileLock(str(path) + ".lock"):
+        data = _read(folder)
+        if data.get("run_id") != run_id:
+            data = {"run_id": run_id, "steps": {}}  # a new run: nothing inherited
+        change(data)
+        tmp = path.with_name(f".result.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+        os.replace(tmp, path)
+    return data
+
+
+def update_result(folder: Path, **facts: Any) -> dict[str, Any]:
+    """Merge measurements into this run's record."""
+    return _update(folder, lambda data: data.update(facts))
+
+
+def record_step(
+    folder: Path, step: StepName, ok: bool, detail: str = "", **facts: Any
+) -> dict[str, Any]:
+    """A step's outcome (and its measurements) in this run's record."""
+
+    def change(data: dict[str, Any]) -> None:
+        data.update(facts)
+        data.setdefault("steps", {})[step.value] = {"ok": ok, "detail": detail[-2000:]}
+
+    return _update(folder, change)

@@ -1,0 +1,174 @@
+"""Cycles as data: which candidates a cycle qualifies and how they derive."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..core.errors import ConfigError
+from ..core.paths import ROOT, resolve
+from ..derive.registry import Derivation, make
+from .schema import bind, load_yaml
+
+DEFAULT_CYCLES = ROOT / "configs" / "cycles.yaml"
+_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
+
+
+# The regression metrics kqual measures (deterministic under -icount).
+METRICS = ("guest_shell_ready_ms",)
+
+
+@dataclass
+class RegressionRule:
+    metric: str = field(default="guest_shell_ready_ms", metadata={"choices": METRICS})
+    boots: int = field(default=3, metadata={"min": 1})
+    tolerance: float = field(default=0.02, metadata={"min": 0})
+
+    def allows(self, baseline: float, candidate: float) -> bool:
+        return candidate <= baseline * (1 + self.tolerance)
+
+
+@dataclass
+class CandidateDef:
+    name: str
+    base: str | None = field(default=None, metadata={"key": "from"})
+    fragments: list[str] = field(default_factory=list)
+    # What it adds to its parent: derivation names, or {name: {options}}.
+    derive: list[Any] = field(default_factory=list)
+    derivations: list[Derivation] = field(default_factory=list, init=False, repr=False)
+
+
+@dataclass
+class CycleDef:
+    candidates: list[CandidateDef]
+    selector: str = "syscalls"
+    trim_selector: str = "full"
+    trim_rules: str = "configs/trim/rules.yaml"
+    syscall_keep: str = "configs/syscall_keep.yaml"
+    regression: RegressionRule = field(default_factory=RegressionRule)
+    # A candidate that prunes syscalls the userspace can call is `at_risk` and
+    # not selected, unless the cycle accepts that risk.
+    accept_at_risk: bool = False
+    # Pruned entries print "pruned syscall N called by comm[pid]" once; off:
+    # they point at sys_ni_syscall and fail silently.
+    pruned_notice: bool = True
+    name: str = ""
+
+    def candidate(self, name: str) -> CandidateDef:
+        for c in self.candidates:
+            if c.name == name:
+                return c
+        raise KeyError(name)
+
+    def chain(self, name: str) -> list[CandidateDef]:
+        """The candidate and its ancestors, root first."""
+        out: list[CandidateDef] = []
+        c: CandidateDef | None = self.candidate(name)
+        while c is not None:
+            out.insert(0, c)
+            c = self.candidate(c.base) if c.base else None
+        return out
+
+    def derivations(self, name: str) -> list[Derivation]:
+        """What the candidate and its ancestors add, root first."""
+        return [d for c in self.chain(name) for d in c.derivations]
+
+    @property
+    def baseline(self) -> str:
+        return self.candidates[0].name
+
+
+@dataclass
+class _CyclesFile:
+    cycles: dict[str, CycleDef]
+
+
+def load_cycles(
+    path: Path = DEFAULT_CYCLES, selectors: Collection[str] | None = None
+) -> dict[str, CycleDef]:
+    """Cycles, checked: names, derivations, files, and (given) the trace selectors."""
+    data = load_yaml(path)
+    if not isinstance(data, dict):
+        raise ConfigError(path, getattr(data, "line", None), "expected a mapping with 'cycles:'")
+    cycles = bind(_CyclesFile, data, path).cycles
+    if not cycles:
+        raise ConfigError(path, getattr(data, "key_lines", {}).get("cycles"), "no cycles declared")
+    for name, cycle in cycles.items():
+        cycle.name = name
+        line = data["cycles"].key_lines.get(name)
+        raw = data["cycles"][name]
+        names = [c.name for c in cycle.candidates]
+        item_lines = getattr(raw.get("candidates"), "item_lines", [line] * len(names))
+        if not names:
+            raise ConfigError(path, line, f"cycle '{name}' has no candidates")
+        for i, n in enumerate(names):
+            if not _NAME.match(n):
+                raise ConfigError(
+                    path,
+                    item_lines[i],
+                    f"candidate name {n!r} may only hold letters, digits, _ . -",
+                )
+            if n in names[:i]:
+                first = item_lines[names.index(n)]
+                raise ConfigError(
+                    path,
+                    item_lines[i],
+                    f"cycle '{name}': candidate '{n}' already declared on line {first}",
+                )
+        for key in ("selector", "trim_selector"):
+            if selectors is not None and getattr(cycle, key) not in selectors:
+                raise ConfigError(
+                    path,
+                    raw.key_lines.get(key, line),
+                    f"cycle '{name}': {key} '{getattr(cycle, key)}' is not a selector of "
+                    f"configs/trace.yaml (known: {', '.join(selectors)})",
+                )
+        if cycle.candidates[0].base:
+            raise ConfigError(
+                path,
+                line,
+                f"cycle '{name}': the first candidate is the baseline "
+                "and cannot derive from another",
+            )
+        raw_candidates = raw.get("candidates") or []
+        for i, c in enumerate(cycle.candidates):
+            raw_c = raw_candidates[i] if i < len(raw_candidates) else {}
+            derive_line = getattr(raw_c, "key_lines", {}).get("derive", item_lines[i])
+            where = f"cycle '{name}', candidate '{c.name}'"
+            c.derivations = [make(spec, path, derive_line, where) for spec in c.derive]
+            if c.base and c.base not in names[:i]:
+                raise ConfigError(
+                    path,
+                    item_lines[i],
+                    f"cycle '{name}': candidate '{c.name}' derives "
+                    f"from '{c.base}', which is not listed before it",
+                )
+            for frag in c.fragments:
+                if not resolve(frag).is_file():
+                    raise ConfigError(path, line, f"cycle '{name}': fragment {frag} not found")
+        for key in ("trim_rules", "syscall_keep"):
+            if not resolve(getattr(cycle, key)).is_file():
+                raise ConfigError(
+                    path, line, f"cycle '{name}': {key} file {getattr(cycle, key)} not found"
+                )
+    return cycles
+
+
+# The pytest parameters every cycle gives its candidates; derivations add theirs.
+BASE_PARAMS = ("candidate", "derived_candidate")
+
+
+def candidate_params(cycles: dict[str, CycleDef]) -> dict[str, list[tuple[str, str]]]:
+    """pytest parameter name -> the (cycle, candidate) pairs its tests run on."""
+    out: dict[str, list[tuple[str, str]]] = {p: [] for p in BASE_PARAMS}
+    for cycle in cycles.values():
+        for c in cycle.candidates:
+            names = ["candidate"] + (["derived_candidate"] if c.name != cycle.baseline else [])
+            for d in cycle.derivations(c.name):
+                names += [p for p in d.params() if p not in names]
+            for p in names:
+                out.setdefault(p, []).append((cycle.name, c.name))
+    return out

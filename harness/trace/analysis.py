@@ -1,0 +1,134 @@
+"""From one parsed trace: hits per function, concentration, order files, syscalls."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from .parser import RawTrace, classify
+from .symbols import SymbolTable
+
+TOP_N = (8, 16, 32, 64, 128)
+HOT_COVERAGE = 0.90  # the hot order file holds the functions covering this share of hits
+LAYOUT_TOP = 64
+LAYOUT_THRESHOLD = 0.80
+
+
+@dataclass
+class Profile:
+    blocks: int
+    matched: int
+    orphans: int
+    syscalls: dict[int, int]
+    private_syscalls: dict[int, int]
+    invalid_syscalls: dict[int, int]
+    syscall_first_block: dict[int, list[int]]
+    syscall_names: dict[int, str]
+    symbols: dict[str, int]  # hits, most first
+    first_seen: list[str]
+    concentration: dict[str, float] = field(default_factory=dict)
+    layout_recommended: bool = False
+    hot: list[str] = field(default_factory=list)
+
+    def as_json(self) -> dict:
+        d = asdict(self)
+        for key in ("syscalls", "private_syscalls", "invalid_syscalls", "syscall_first_block"):
+            d[key] = {str(k): v for k, v in d[key].items()}
+        d["syscall_names"] = {str(k): v for k, v in self.syscall_names.items()}
+        return d
+
+
+def analyze(raw: RawTrace, symtab: SymbolTable, names: dict[int, str]) -> Profile:
+    hits: Counter[str] = Counter()
+    first_seen: list[str] = []
+    matched = 0
+    for pc, n in raw.pc_hits.items():  # each distinct pc symbolized once, in first-seen order
+        f = symtab.lookup(pc)
+        if f is None:
+            continue
+        matched += n
+        if f.name not in hits:
+            first_seen.append(f.name)
+        hits[f.name] += n
+    table: Counter[int] = Counter()
+    private: Counter[int] = Counter()
+    invalid: Counter[int] = Counter()
+    first_block: dict[int, list[int]] = {}
+    for i, r7 in enumerate(raw.syscall_r7):
+        if r7 is None:
+            continue
+        {"table": table, "private": private, "invalid": invalid}[classify(r7)][r7] += 1
+        sites = first_block.setdefault(r7, [])
+        if len(sites) < 3:
+            sites.append(i)
+    ranked = hits.most_common()
+    total = sum(hits.values()) or 1
+    concentration = {f"top{n}": round(sum(h for _, h in ranked[:n]) / total, 4) for n in TOP_N}
+    hot_names: set[str] = set()
+    acc = 0
+    for name, h in ranked:
+        if acc >= HOT_COVERAGE * total:
+            break
+        hot_names.add(name)
+        acc += h
+    return Profile(
+        blocks=raw.blocks,
+        matched=matched,
+        orphans=raw.orphans,
+        syscalls=dict(sorted(table.items())),
+        private_syscalls=dict(sorted(private.items())),
+        invalid_syscalls=dict(sorted(invalid.items())),
+        syscall_first_block=first_block,
+        syscall_names={n: names[n] for n in table if n in names},
+        symbols=dict(ranked),
+        first_seen=first_seen,
+        concentration=concentration,
+        layout_recommended=concentration[f"top{LAYOUT_TOP}"] >= LAYOUT_THRESHOLD,
+        hot=[n for n in first_seen if n in hot_names],
+    )
+
+
+def write_outputs(profile: Profile, out: Path) -> list[Path]:
+    """profile.json plus the text files a kernel engineer reads."""
+    out.mkdir(parents=True, exist_ok=True)
+    files = {
+        "profile.json": json.dumps(profile.as_json(), indent=1) + "\n",
+        "hot.order": "".join(f"{n}\n" for n in profile.hot),
+        "full.order": "".join(f"{n}\n" for n in profile.first_seen),
+        "hits.txt": "".join(f"{h:>10} {n}\n" for n, h in profile.symbols.items()),
+        "syscalls.txt": _syscall_report(profile),
+        "summary.txt": _summary(profile),
+    }
+    for name, text in files.items():
+        (out / name).write_text(text)
+    return [out / n for n in files]
+
+
+def _syscall_report(p: Profile) -> str:
+    lines = [f"{'nr':>5} {'name':<24} {'count':>7}  first blocks"]
+    for nr, count in p.syscalls.items():
+        name = p.syscall_names.get(nr, "?")
+        lines.append(f"{nr:>5} {name:<24} {count:>7}  {p.syscall_first_block.get(nr, [])}")
+    if p.private_syscalls:
+        lines.append("ARM private calls (not in the table):")
+        lines += [f"  {nr:#x}: {c}" for nr, c in p.private_syscalls.items()]
+    if p.invalid_syscalls:
+        lines.append("out-of-range numbers:")
+        lines += [f"  {nr}: {c}" for nr, c in p.invalid_syscalls.items()]
+    return "\n".join(lines) + "\n"
+
+
+def _summary(p: Profile) -> str:
+    conc = ", ".join(f"{k} {v:.1%}" for k, v in p.concentration.items())
+    return (
+        f"blocks {p.blocks}, matched to kernel functions {p.matched}, "
+        f"functions hit {len(p.symbols)}\n"
+        f"syscall blocks {sum(p.syscalls.values()) + p.orphans}: {len(p.syscalls)} distinct "
+        f"table numbers, {sum(p.private_syscalls.values())} private calls, "
+        f"{p.orphans} without a register dump\n"
+        f"concentration: {conc}\n"
+        f"layout ordering {'recommended' if p.layout_recommended else 'not recommended'} "
+        f"(top{LAYOUT_TOP} >= {LAYOUT_THRESHOLD:.0%}); note a Cortex-M3 has no I-cache\n"
+    )

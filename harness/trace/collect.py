@@ -1,0 +1,118 @@
+"""Collect a QEMU trace of a candidate booting and running the workload.
+
+The trace, the console log and a manifest saying exactly what produced them
+(image fingerprint, workload sha256, selector, QEMU version, command line)
+are written side by side.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..boot.qemu import QemuOptions, QemuSession
+from ..core.errors import ConfigError
+from ..core.fingerprint import tool_version
+from ..core.paths import ROOT
+from ..core.progress import say
+from ..settings.schema import load
+from ..settings.target import Target
+from ..settings.workload import Workload
+from .symbols import SymbolTable
+
+DEFAULT_SELECTORS = ROOT / "configs" / "trace.yaml"
+
+
+@dataclass
+class Selector:
+    debug: str
+    dfilter_symbol: str | None = None
+
+
+@dataclass
+class SelectorFile:
+    selectors: dict[str, Selector]
+
+
+def load_selectors(path: Path = DEFAULT_SELECTORS) -> dict[str, Selector]:
+    selectors = load(SelectorFile, path).selectors
+    if not selectors:
+        raise ConfigError(path, None, "'selectors' is empty: name at least one trace selector")
+    for name, sel in selectors.items():
+        if not sel.debug.strip():
+            raise ConfigError(path, None, f"selector '{name}': 'debug' is empty")
+    return selectors
+
+
+def check_debug_items(selectors: dict[str, Selector], path: Path, known: frozenset[str]) -> None:
+    """Every -d item a selector asks for must be one the installed QEMU logs."""
+    for name, sel in selectors.items():
+        bad = [i for i in sel.debug.split(",") if i.strip() not in known]
+        if bad:
+            raise ConfigError(
+                path,
+                None,
+                f"selector '{name}': QEMU has no -d item {', '.join(map(repr, bad))} "
+                "(see 'qemu-system-arm -d help')",
+            )
+
+
+@dataclass
+class TraceRun:
+    trace: Path
+    console: Path
+    manifest: dict
+    step_failures: list[str]
+
+
+def qemu_options(selector: Selector, symtab: SymbolTable, trace: Path) -> QemuOptions:
+    dfilter = None
+    if selector.dfilter_symbol:
+        start = symtab.address(selector.dfilter_symbol)
+        dfilter = f"{start:#x}..{start + 1:#x}"
+    return QemuOptions(debug=selector.debug, debug_file=trace, dfilter=dfilter)
+
+
+def collect_trace(
+    target: Target,
+    axf: Path,
+    symtab: SymbolTable,
+    image_fingerprint: str,
+    workload: Workload,
+    name: str,
+    selector: Selector,
+    out: Path,
+) -> TraceRun:
+    out.mkdir(parents=True, exist_ok=True)
+    trace = out / f"{name}.trace"
+    console = out / f"{name}.console.log"
+    opts = qemu_options(selector, symtab, trace)
+    failures = []
+    start = time.monotonic()
+    say(f"tracing ({name}: -d {selector.debug}) the workload on {axf}")
+    with QemuSession(target, axf, console, opts) as session:
+        session.boot()
+        for step in workload.steps:
+            res = session.run(step.command, (step.timeout_s or target.boot.step_timeout_s) * 4)
+            if step.failure(res.output, res.status):
+                failures.append(step.label)
+        argv = session.argv
+    elapsed = time.monotonic() - start
+    size = trace.stat().st_size if trace.exists() else 0
+    say(f"trace {name}: {size / 1e6:.1f} MB in {elapsed:.1f}s")
+    manifest = {
+        "image_fingerprint": image_fingerprint,
+        "workload_sha256": workload.sha256,
+        "selector": name,
+        "selector_debug": selector.debug,
+        "dfilter": opts.dfilter,
+        "qemu_version": tool_version(target.qemu.binary),
+        "qemu_command": argv,
+        "trace_bytes": size,
+        "seconds": round(elapsed, 2),
+        "workload_failures": failures,
+    }
+    (out / f"{name}.manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")
+    return TraceRun(trace, console, manifest, failures)
