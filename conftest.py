@@ -16,14 +16,13 @@ from pathlib import Path
 import pytest
 
 from harness.build.candidate import CandidateSpec, build_candidate
-from harness.build.kernel_source import prepare_source
 from harness.core.errors import KqualError
 from harness.core.paths import cache_dir, resolve
 from harness.core.progress import set_writer
 from harness.cycle_run import CycleRunner, Environment
-from harness.report.bloat import bloat_o_meter
+from harness.report.bloat import bloat_tool
 from harness.report.results import cycle_dir
-from harness.report.selection import decide, render, write_summary
+from harness.report.selection import NOT_RUN, decide, render, write_summary
 from harness.settings.cycles import candidate_params
 from harness.settings.load import Settings, load_settings
 from harness.settings.target import default_target_path, target_path
@@ -33,6 +32,7 @@ from harness.trace.profile import get_profile
 DEFAULT_WORKLOAD = "configs/workload.yaml"
 _SUMMARIES = pytest.StashKey[list]()
 _SETTINGS = pytest.StashKey[Settings]()
+_PARAMS = pytest.StashKey[dict]()
 
 
 def _at_least_one(text: str) -> int:
@@ -133,7 +133,10 @@ def pytest_configure_node(node) -> None:
 
 
 def _candidate_params(config: pytest.Config) -> dict[str, list[tuple[str, str]]]:
-    return candidate_params(_settings(config).cycles)
+    """Computed once per session: collection asks for every test and item."""
+    if _PARAMS not in config.stash:
+        config.stash[_PARAMS] = candidate_params(_settings(config).cycles)
+    return config.stash[_PARAMS]
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -245,17 +248,14 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     cycles = _settings(session.config).cycles
     xml = _junit_report(session.config)
     target = _settings(session.config).target
-
-    def bloat(old: Path, new: Path):
-        tree = prepare_source(target, cycle_dir(target.name, "")).tree
-        return bloat_o_meter(tree, old, new, target.toolchain_prefix)
+    bloat = bloat_tool(target)
 
     for name, cycle in cycles.items():
         summary = write_summary(cycle, cycle_dir(target.name, name), run_id, bloat)
         if not summary:
             decisions = decide(cycle, cycle_dir(target.name, name), run_id)
             if decisions:
-                done = [d.candidate for d in decisions if d.reason != "not_run"]
+                done = [d.candidate for d in decisions if d.reason != NOT_RUN]
                 texts.append(
                     f"cycle {name}: {len(done)} of {len(cycle.candidates)} candidates went "
                     "through every step in this session; no selection written\n"

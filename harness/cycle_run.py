@@ -9,7 +9,6 @@ memoized per process, so pytest fixtures stay thin.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,7 @@ from .build.candidate import BuiltCandidate, CandidateSpec, build_candidate
 from .build.kernel_source import prepare_source
 from .build.userspace import Userspace, build_userspace, write_initramfs
 from .core.paths import cache_dir, resolve, work_dir
+from .core.publish import write_atomic
 from .derive.reachable import reachable_syscalls
 from .derive.syscall_table import syscall_names
 from .report.results import StepName, candidate_dir, record_step, update_result
@@ -107,9 +107,7 @@ class CycleRunner:
         cov = applet_coverage(self.env.workload, self.userspace().applets)
         data: dict[str, object] = {"run_id": self.env.run_id, "applets": cov.as_json()}
         path = self.results(self.cycle.baseline).parent / "coverage.json"
-        tmp = path.with_name(f".coverage.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(data, indent=1) + "\n")
-        os.replace(tmp, path)
+        write_atomic(path, json.dumps(data, indent=1) + "\n")
 
     # -- steps ------------------------------------------------------------
     def built(self, name: str) -> BuiltCandidate:
@@ -121,7 +119,7 @@ class CycleRunner:
                     self.built(parent)  # its build folder seeds this one: it must be done
                 spec = self.spec(name)
                 self._built[name] = build_candidate(self.env.target, spec)
-                self._record_derivation(name, spec)
+                self._record_derivation(name)
             except BaseException as e:  # noqa: BLE001 - re-raised below and on every later ask
                 self._built[name] = e
                 record_step(
@@ -137,7 +135,7 @@ class CycleRunner:
             raise got
         return got
 
-    def _record_derivation(self, name: str, spec: CandidateSpec) -> None:
+    def _record_derivation(self, name: str) -> None:
         out = self.results(name)
         if name == self.cycle.baseline:
             self.record_coverage()
@@ -148,6 +146,13 @@ class CycleRunner:
             update_result(out, **facts)
 
     def profile(self, name: str, selector: str) -> CacheEntry:
+        """The candidate's profile under `selector` (traced once; asked for often)."""
+        key = ("profile", name, selector)
+        if key not in self.memo:
+            self.memo[key] = self._profile(name, selector)
+        return self.memo[key]
+
+    def _profile(self, name: str, selector: str) -> CacheEntry:
         return get_profile(
             self.env.target,
             self.built(name),

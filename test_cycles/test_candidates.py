@@ -113,11 +113,13 @@ def test_keeps_every_reachable_syscall(cycle_runners, safe_pruned_candidate, rec
 
 def test_summary_bloat_is_the_kernels_bloat_o_meter(cycle_runners, derived_candidate, target):
     """The summary's header for a candidate is, to the letter, the kernel script's output."""
+    import os
     import subprocess
     import sys
 
     from harness.build.kernel_source import prepare_source
-    from harness.report.bloat import bloat_o_meter
+    from harness.report.bloat import bloat_tool
+    from harness.report.selection import add_bloat, decide
 
     cycle, name = derived_candidate
     runner = cycle_runners[cycle]
@@ -130,6 +132,14 @@ def test_summary_bloat_is_the_kernels_bloat_o_meter(cycle_runners, derived_candi
         text=True,
         check=True,
     )
-    ours = bloat_o_meter(tree, base.results / "vmlinux", mine.results / "vmlinux", "arm-none-eabi-")
-    assert ours.header == script.stdout.splitlines()[0]
+    tool = bloat_tool(target)  # what the session hook gives the summary
+    ours = tool(base.results / "vmlinux", mine.results / "vmlinux")
     assert sum(d for *_, d in ours.deltas) == int(ours.header.rsplit("(", 1)[1].rstrip(")"))
+    # and the summary's own path: this run's decisions, through add_bloat
+    root = mine.results.parent
+    run = decide(runner.cycle, root, os.environ["KQUAL_RUN_ID"])
+    decisions = [d for d in run if d.candidate in (runner.cycle.baseline, name)]
+    add_bloat(decisions, root, runner.cycle.baseline, tool)
+    (mine_decision,) = [d for d in decisions if d.candidate == name]
+    assert mine_decision.bloat == script.stdout.splitlines()[0]
+    assert mine_decision.top_symbol_deltas == ours.deltas[:10]

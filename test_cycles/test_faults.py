@@ -3,6 +3,7 @@ no wrong selection. Real builds and real QEMU, in cycles the tests declare."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import signal
@@ -75,16 +76,12 @@ def run_cycle(runner: CycleRunner) -> dict[str, str]:
     """Every step of every candidate, as the tests do it; each failure is recorded."""
     cycle = runner.cycle
     for c in cycle.candidates:
-        for step in (runner.boot, runner.run_workload):
-            try:
-                step(c.name)
-            except KqualError:
-                pass
+        steps = [runner.boot, runner.run_workload]
         if c.name != cycle.baseline:
-            try:
-                runner.regression(c.name)
-            except KqualError:
-                pass
+            steps.append(runner.regression)
+        for step in steps:
+            with contextlib.suppress(KqualError):  # recorded in the result; go on
+                step(c.name)
     runner.close_sessions()
     root = runner.results(cycle.baseline).parent
     return {d.candidate: d for d in decide(cycle, root, runner.env.run_id)}

@@ -6,16 +6,20 @@ import json
 import os
 
 from harness.core.paths import results_dir
-from harness.report.results import cycle_dir
 
 
-def test_this_run_writes_under_its_own_target_only(target, settings):
-    """Every cycle of this run lives under results/<this target>/; another target's
-    summaries, when present, were written by other runs and are never this run's."""
+def test_this_run_writes_under_its_own_target_only(target, cycle_runners):
+    """Every candidate of this run keeps its results and build under its target's name;
+    another target's summaries, when present, were written by other runs."""
+    from harness.build.candidate import build_folder
+
     run_id = os.environ["KQUAL_RUN_ID"]
-    for name in settings.cycles:
-        assert cycle_dir(target.name, name) == results_dir() / target.name / name
+    own = results_dir() / target.name
+    for runner in cycle_runners.values():
+        for c in runner.cycle.candidates:
+            assert runner.results(c.name).is_relative_to(own)
+            assert build_folder(target, runner.build_name(c.name)).parent.name == target.name
     others = [p for p in results_dir().iterdir() if p.is_dir() and p.name != target.name]
     for other in others:
-        for summary in other.glob("*/summary.json"):
-            assert json.loads(summary.read_text())["run_id"] != run_id, summary
+        for record in other.glob("*/*/result.json"):
+            assert json.loads(record.read_text())["run_id"] != run_id, record

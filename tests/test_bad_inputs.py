@@ -246,8 +246,8 @@ CYCLES = [
     Case(
         "cycles-no-candidates",
         "cycles.yaml",
-        sub("    candidates:\n", "    candidates: []\n    unused:\n"),
-        "unknown key",
+        "cycles:\n  c:\n    candidates: []\n",
+        "cycle 'c' has no candidates",
         "cycles.yaml",
     ),
     Case(
@@ -696,7 +696,8 @@ def test_the_unchanged_copy_loads(configs):
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
-def test_bad_input(case, configs, tmp_path):
+def test_bad_input(case, configs, tmp_path, table_cache):
+    cached_before = sorted(table_cache.rglob("*"))
     apply(case, configs)
     with pytest.raises(KqualError) as info:
         settings_for(case, configs)
@@ -710,6 +711,7 @@ def test_bad_input(case, configs, tmp_path):
     assert not work.exists() or not any(
         (work / d).exists() for d in ("build", "userspace", "src", "traces", "cache")
     )
+    assert sorted(table_cache.rglob("*")) == cached_before
 
 
 def pytest_run(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:

@@ -57,8 +57,12 @@ def write_results(root, **per):
         (root / name / "linux.axf").write_bytes(b"x" * fields.get("linux_axf_bytes", 1))
 
 
-def reasons(root):
-    return {d.candidate: d.reason for d in decide(CYCLE, root, RUN)}
+def decisions(root, cycle=CYCLE):
+    return {d.candidate: d for d in decide(cycle, root, RUN)}
+
+
+def reasons(root, cycle=CYCLE):
+    return {name: d.reason for name, d in decisions(root, cycle).items()}
 
 
 def test_smallest_qualified_is_selected(tmp_path):
@@ -168,7 +172,7 @@ def risk_results(root):
 
 def test_at_risk_candidate_is_not_selected(tmp_path):
     risk_results(tmp_path)
-    d = {x.candidate: x for x in decide(RISK_CYCLE, tmp_path, RUN)}
+    d = decisions(tmp_path, RISK_CYCLE)
     assert d["aggressive"].reason == "at_risk"
     assert "socket" in d["aggressive"].detail and "syslog" in d["aggressive"].detail
     assert d["safe"].reason == "selected"
@@ -184,7 +188,7 @@ def test_at_risk_candidate_is_not_selected(tmp_path):
 def test_at_risk_accepted_when_the_cycle_says_so(tmp_path):
     risk_results(tmp_path)
     cycle = CycleDef(name="r", candidates=RISK_CYCLE.candidates, accept_at_risk=True)
-    d = {x.candidate: x for x in decide(cycle, tmp_path, RUN)}
+    d = decisions(tmp_path, cycle)
     assert d["aggressive"].reason == "selected"
     assert d["aggressive"].detail.startswith("accepted at risk: prunes syscalls")
 
@@ -194,15 +198,11 @@ def test_pruning_without_a_scan_record_is_at_risk(tmp_path):
     r = json.loads((tmp_path / "safe" / "result.json").read_text())
     del r["reachable_pruned"]
     (tmp_path / "safe" / "result.json").write_text(json.dumps(r))
-    assert reasons_of(RISK_CYCLE, tmp_path) == {
+    assert reasons(tmp_path, RISK_CYCLE) == {
         "baseline": "selected",
         "safe": "at_risk",
         "aggressive": "at_risk",
     }
-
-
-def reasons_of(cycle, root):
-    return {d.candidate: d.reason for d in decide(cycle, root, RUN)}
 
 
 def test_bloat_o_meter_output_is_read_as_the_kernel_prints_it():
@@ -251,7 +251,7 @@ def test_a_step_missing_from_this_run_means_no_selection(tmp_path):
         trim=GOOD | {"linux_axf_bytes": 200},
         prune=GOOD | {"linux_axf_bytes": 150} | missing("boot"),
     )
-    d = {x.candidate: x for x in decide(CYCLE, tmp_path, RUN)}
+    d = decisions(tmp_path)
     assert d["prune"].reason == "not_run" and d["prune"].detail == "boot did not run"
     assert write_summary(CYCLE, tmp_path, RUN) is None
     assert not (tmp_path / "selected").exists()

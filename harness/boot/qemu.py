@@ -185,12 +185,9 @@ class QemuSession:
         if i == 0:
             return self.child.match
         if i == 1:
-            failure = find_failure(self.child.match.group(0))
-            err = self._fail(
-                "kernel", f"{failure.line if failure else 'failure'} (while waiting for {what})"
+            raise self._kernel_failure(
+                find_failure(self.child.match.group(0)), f"while waiting for {what}"
             )
-            err.syscall = failure.syscall if failure else None
-            raise err
         if i == 2:
             status = self.child.wait() if self.child else None
             raise self._fail("qemu_exit", f"QEMU exited (status {status}) before {what}")
@@ -228,7 +225,7 @@ class QemuSession:
                 raise
             failure = find_failure(self._before())
             if failure is not None:
-                raise self._kernel_failure(failure, command) from None
+                raise self._kernel_failure(failure, f"while running {command!r}") from None
             self.resync()
             raise StepTimeout(
                 "timeout",
@@ -243,21 +240,24 @@ class QemuSession:
         # into the output, before the end marker.
         failure = find_failure(output)
         if failure is not None:
-            raise self._kernel_failure(failure, command)
+            raise self._kernel_failure(failure, f"while running {command!r}")
         return CommandResult(output, int(m.group("rc")))
 
     def _before(self) -> str:
         before = self.child.before if self.child is not None else ""
         return before if isinstance(before, str) else ""
 
-    def _kernel_failure(self, failure: ConsoleFailure, command: str) -> BootFailure:
-        return BootFailure(
-            "kernel",
-            f"{failure.line} (while running {command!r})",
-            tail_lines(self.seen),
-            self.console_log,
-            failure.syscall,
-        )
+    def _kernel_failure(self, failure: ConsoleFailure | None, context: str) -> BootFailure:
+        """A kernel failure line; a crash first gets its rest into the log, a pruned
+        syscall's notice (the guest goes on) does not need to."""
+        detail = f"{failure.line if failure else 'failure'} ({context})"
+        syscall = failure.syscall if failure else None
+        if syscall is None:
+            err = self._fail("kernel", detail)
+        else:
+            err = BootFailure("kernel", detail, tail_lines(self.seen), self.console_log)
+        err.syscall = syscall
+        return err
 
     def resync(self) -> None:
         """Interrupt whatever runs and wait for the shell to answer a fresh marker."""

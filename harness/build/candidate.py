@@ -84,7 +84,16 @@ def build_candidate(target: Target, spec: CandidateSpec) -> BuiltCandidate:
         image_fp = Fingerprint().add("kernel", kernel.fingerprint)
         image_fp.add_code("build.bootwrap")
         image_fp.add_text(
-            "wrap", repr((target.memory, target.uart, target.kernel.cmdline, target.qemu.cpu))
+            "wrap",
+            repr(
+                (
+                    target.memory,
+                    target.uart,
+                    target.kernel.cmdline,
+                    target.qemu.machine,  # what runs it: traces of it are keyed on this
+                    target.qemu.cpu,
+                )
+            ),
         )
         wrap_dir = folder / "kqual-wrap"
         axf = wrap_dir / "linux.axf"

@@ -59,14 +59,19 @@ def kernel_version(tree: Path) -> str:
 _prepared: dict[str, KernelSource] = {}
 
 
+def _source_stage(fp: Fingerprint) -> Stage:
+    """The extracted tree's stage: work/src/linux-<fingerprint>/tree."""
+    root = work_dir() / "src" / f"linux-{fp.short}"
+    return Stage("kernel source", root, fp, [root / "tree" / "Makefile"])
+
+
 def prepare_source(target: Target, log_dir: Path) -> KernelSource:
     """The extracted, patched tree; checked once per process."""
     fp = source_fingerprint(target)
     if fp.digest in _prepared and (_prepared[fp.digest].tree / "Makefile").exists():
         return _prepared[fp.digest]
-    root = work_dir() / "src" / f"linux-{fp.short}"
-    tree = root / "tree"
-    stage = Stage("kernel source", root, fp, [tree / "Makefile"])
+    stage = _source_stage(fp)
+    root, tree = stage.folder, stage.folder / "tree"
     root.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(str(root) + ".lock"):
         if stage.begin():
@@ -103,44 +108,51 @@ class SourceFacts:
 def source_facts(target: Target) -> SourceFacts:
     """The syscall table and Kconfig symbols, without preparing the tree.
 
-    From the prepared tree when there is one; else from the tarball's
-    syscall.tbl and Kconfig files, extracted once into the cache (about
-    10 s), keyed like the tree.
+    Kept in the cache, keyed like the tree, so a pytest start reads two small
+    files. Filled once: from the prepared tree when there is one, else from
+    the tarball's syscall.tbl and Kconfig files (about 10 s).
     """
     fp = source_fingerprint(target)
-    root = work_dir() / "src" / f"linux-{fp.short}"
-    tree = root / "tree"
-    if Stage("kernel source", root, fp, [tree / "Makefile"]).up_to_date():
-        table = tree / "arch" / "arm" / "tools" / "syscall.tbl"
-        return SourceFacts(table, frozenset(known_symbols(tree)))
     cached = cache_dir() / "kernel-facts" / fp.short
     if not (cached / "symbols.txt").exists():
-        _extract_facts(target, cached)
+        stage = _source_stage(fp)
+        _store_facts(target, stage.folder / "tree" if stage.up_to_date() else None, cached)
     return SourceFacts(
         cached / "syscall.tbl", frozenset((cached / "symbols.txt").read_text().split())
     )
 
 
-def _extract_facts(target: Target, dest: Path) -> None:
-    require_tool("tar")
+def _store_facts(target: Target, tree: Path | None, dest: Path) -> None:
+    """Publish the table and the symbol list of `tree` (None: of the tarball) at `dest`."""
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
     shutil.rmtree(tmp, ignore_errors=True)
-    (tmp / "src").mkdir(parents=True)
+    tmp.mkdir()
+    try:
+        if tree is None:
+            tree = _extract_kconfig_and_table(target, tmp / "src")
+        shutil.copyfile(tree / "arch" / "arm" / "tools" / "syscall.tbl", tmp / "syscall.tbl")
+        (tmp / "symbols.txt").write_text("\n".join(sorted(known_symbols(tree))) + "\n")
+        shutil.rmtree(tmp / "src", ignore_errors=True)
+        shutil.rmtree(dest, ignore_errors=True)
+        os.replace(tmp, dest)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _extract_kconfig_and_table(target: Target, into: Path) -> Path:
+    """Only syscall.tbl and the Kconfig files of the tarball; the tree's root."""
+    require_tool("tar")
+    into.mkdir(parents=True)
     out = subprocess.run(
-        ["tar", "-xf", str(target.source_tarball), "-C", str(tmp / "src"), "--wildcards"]
+        ["tar", "-xf", str(target.source_tarball), "-C", str(into), "--wildcards"]
         + ["*/arch/arm/tools/syscall.tbl", "*Kconfig*"],
         capture_output=True,
     )
-    tables = list((tmp / "src").glob("*/arch/arm/tools/syscall.tbl"))
+    tables = list(into.glob("*/arch/arm/tools/syscall.tbl"))
     if out.returncode != 0 or not tables:
-        shutil.rmtree(tmp, ignore_errors=True)
         raise KqualError(
             f"{target.source_tarball}: no arch/arm/tools/syscall.tbl in it "
             f"({out.stderr.decode(errors='replace').strip()[:200]}); is it a Linux source tarball?"
         )
-    shutil.copyfile(tables[0], tmp / "syscall.tbl")
-    (tmp / "symbols.txt").write_text("\n".join(sorted(known_symbols(tmp / "src"))) + "\n")
-    shutil.rmtree(tmp / "src")
-    shutil.rmtree(dest, ignore_errors=True)
-    os.replace(tmp, dest)
+    return tables[0].parents[3]

@@ -20,6 +20,7 @@ from ..core.errors import KqualError
 from ..core.fingerprint import Fingerprint
 from ..core.jobs import build_jobs
 from ..core.paths import work_dir
+from ..core.publish import write_if_changed
 from ..core.runner import capture, run_logged
 from ..core.stage import Stage
 from ..settings.target import Target
@@ -225,8 +226,7 @@ def write_initramfs(target: Target, userspace: Userspace) -> Initramfs:
     files = root / "rootfs-files"
     text = render_list(spec, userspace.busybox, userspace.applets, files)
     list_path = root / "initramfs.list"
-    if not list_path.exists() or list_path.read_text() != text:
-        list_path.write_text(text)
+    write_if_changed(list_path, text)  # several workers render it
     fp = Fingerprint().add("userspace", userspace.fingerprint).add_text("list", text)
     fp.add_tree("files", files).add_code("build.initramfs")
     return Initramfs(list_path, fp)

@@ -15,6 +15,8 @@ from pathlib import Path
 
 from .runner import capture
 
+HARNESS = Path(__file__).resolve().parent.parent  # the harness package
+
 
 def sha256_file(path: Path) -> str:
     h = hashlib.sha256()
@@ -60,10 +62,11 @@ class Fingerprint:
         self.parts[f"tool:{tool}"] = tool_version(tool)
         return self
 
-    def add_code(self, *modules: str) -> Fingerprint:
+    def add_code(self, *modules: str, root: Path | None = None) -> Fingerprint:
         """The harness modules that shape this output, with all they import."""
-        for path in harness_modules(*modules):
-            self.add_file(_part(path), path)
+        top = root or HARNESS
+        for path in harness_modules(*modules, root=root):
+            self.add_file("harness/" + path.relative_to(top).as_posix(), path)
         return self
 
     def add(self, name: str, other: Fingerprint) -> Fingerprint:
@@ -89,7 +92,7 @@ def harness_modules(*names: str, root: Path | None = None) -> list[Path]:
     shapes a stage's output is the code it runs: deriving the list from the
     imports means a new helper module can never be left out of a key.
     """
-    top = root or Path(__file__).resolve().parent.parent
+    top = root or HARNESS
     seen: dict[str, Path] = {}
     todo = list(names)
     while todo:
@@ -120,13 +123,5 @@ def _module_file(top: Path, dotted: str) -> Path | None:
     return None
 
 
-def _part(path: Path, top: Path | None = None) -> str:
-    top = top or Path(__file__).resolve().parent.parent
-    return "harness/" + path.relative_to(top).as_posix()
-
-
 def code_fingerprint(*names: str, root: Path | None = None) -> Fingerprint:
-    fp = Fingerprint()
-    for path in harness_modules(*names, root=root):
-        fp.add_file(_part(path, root), path)
-    return fp
+    return Fingerprint().add_code(*names, root=root)

@@ -46,7 +46,7 @@ class PruneSyscalls(Derivation):
         data = json.loads(entry.file("profile.json").read_text())["syscalls"]
         return {int(k): v for k, v in data.items()}
 
-    def result(self, ctx: Any) -> PruneResult:
+    def result(self, ctx: Context) -> PruneResult:
         """The pruned table (computed once per cycle run and options)."""
         key = (self.name, self.keep_reachable)
         if key not in ctx.memo:
@@ -76,7 +76,7 @@ class PruneSyscalls(Derivation):
         table = write_if_changed(ctx.generated / f"syscall-{result.digest}.tbl", result.table_text)
         return Contribution(make_extra=[systbl_override(table)])
 
-    def leave(self, ctx: Any, out: Path) -> dict[str, Any]:
+    def leave(self, ctx: Context, out: Path) -> dict[str, Any]:
         result = self.result(ctx)
         names = syscall_names(ctx.syscall_table())
         (out / "syscall-prune.txt").write_text(report(result, names))

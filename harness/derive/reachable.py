@@ -8,7 +8,6 @@ published atomically: a reader sees a whole result or none.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 from filelock import FileLock
@@ -17,6 +16,7 @@ from ..build.userspace import Initramfs, Userspace
 from ..core.errors import KqualError
 from ..core.fingerprint import Fingerprint, code_fingerprint
 from ..core.progress import say
+from ..core.publish import write_atomic
 from ..scan.syscalls import ScanResult, scan
 
 ELF_MAGIC = b"\x7fELF"
@@ -39,8 +39,11 @@ def initramfs_elves(list_path: Path) -> list[tuple[str, Path]]:
 
 
 def scan_key(initramfs: Initramfs) -> str:
+    """The binaries (the initramfs fingerprint covers how they were built) and the
+    scanner's code; not the build code this module imports, which that covers."""
     fp = Fingerprint().add("initramfs", initramfs.fingerprint)
-    fp.add("code", code_fingerprint("derive.reachable"))
+    fp.add("code", code_fingerprint("scan.syscalls"))
+    fp.add_file("harness/derive/reachable.py", Path(__file__))
     return fp.digest[:16]
 
 
@@ -63,9 +66,7 @@ def reachable_syscalls(userspace: Userspace, initramfs: Initramfs, cache: Path) 
         ]
         say(f"syscall scan: {', '.join(dest for dest, _ in elves)}")
         result = scan(files, [dest for dest, _ in elves])
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(result.as_json(), indent=1) + "\n")
-        os.replace(tmp, path)
+        write_atomic(path, json.dumps(result.as_json(), indent=1) + "\n")
     say(
         f"syscall scan: {len(result.numbers)} table syscalls reachable"
         + ("" if result.complete else f", {len(result.unresolved)} sites UNRESOLVED")

@@ -16,6 +16,7 @@ from __future__ import annotations
 import importlib
 import pkgutil
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import Any, ClassVar, Protocol
 
@@ -35,10 +36,12 @@ class Context(Protocol):
     cycle: Any
     env: Any
     generated: Path
+    memo: dict[Any, Any]  # what derivations compute once per cycle run
 
     def built(self, name: str) -> Any: ...
     def profile(self, name: str, selector: str) -> Any: ...
     def syscall_table(self) -> Path: ...
+    def reachable(self) -> Any: ...
 
 
 class Derivation:
@@ -89,6 +92,7 @@ def register(cls: type[Derivation]) -> type[Derivation]:
     return cls
 
 
+@cache
 def _discover() -> None:
     """Import every module of harness/derive/ once: each registers its derivations."""
     here = Path(__file__).resolve().parent
@@ -98,8 +102,7 @@ def _discover() -> None:
 
 def make(spec: Any, path: Path, line: int | None, where: str) -> Derivation:
     """A derivation from its cycles.yaml form: a name, or {name: {option: value}}."""
-    if not REGISTRY:
-        _discover()
+    _discover()  # once; a derivation a test registered first must not hide the built-ins
     opts: Any
     if isinstance(spec, str):
         name, opts = spec, {}

@@ -22,6 +22,12 @@ class Trim(Derivation):
         return [ctx.cycle.trim_selector]
 
     def fragment(self, ctx: Context) -> Path:
+        """The generated fragment, worked out once per cycle run."""
+        if self.name not in ctx.memo:
+            ctx.memo[self.name] = self._generate(ctx)
+        return ctx.memo[self.name]
+
+    def _generate(self, ctx: Context) -> Path:
         cycle = ctx.cycle
         base = ctx.built(cycle.baseline)
         entry = ctx.profile(cycle.baseline, cycle.trim_selector)

@@ -10,10 +10,15 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 
+from ..build.kernel_source import prepare_source
 from ..core.errors import StepError
+from ..settings.target import Target
+from .results import cycle_dir
 
 
 @dataclass
@@ -52,3 +57,16 @@ def bloat_o_meter(srctree: Path, old: Path, new: Path, prefix: str) -> Bloat:
     if out.returncode != 0 or not out.stdout.startswith("add/remove:"):
         raise StepError("bloat-o-meter", None, out.stderr.strip()[-1000:], " ".join(argv))
     return parse(out.stdout)
+
+
+def bloat_tool(target: Target) -> Callable[[Path, Path], Bloat]:
+    """bloat-o-meter from the target's kernel source, with the target's nm."""
+
+    @cache
+    def tree() -> Path:
+        return prepare_source(target, cycle_dir(target.name, "")).tree
+
+    def run(old: Path, new: Path) -> Bloat:
+        return bloat_o_meter(tree(), old, new, target.toolchain_prefix)
+
+    return run

@@ -19,6 +19,7 @@ from typing import Any
 from filelock import FileLock
 
 from ..core.paths import results_dir
+from ..core.publish import write_atomic
 
 
 class StepName(StrEnum):
@@ -87,11 +88,6 @@ def read_record(folder: Path) -> CandidateRecord | None:
     return CandidateRecord.from_json(data) if data else None
 
 
-def read_result(folder: Path) -> dict[str, Any]:
-    """The raw record (facts and steps), for reports."""
-    return _read(folder)
-
-
 def _update(folder: Path, change) -> dict[str, Any]:
     path = folder / "result.json"
     run_id = current_run_id()
@@ -100,9 +96,7 @@ def _update(folder: Path, change) -> dict[str, Any]:
         if data.get("run_id") != run_id:
             data = {"run_id": run_id, "steps": {}}  # a new run: nothing inherited
         change(data)
-        tmp = path.with_name(f".result.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
-        os.replace(tmp, path)
+        write_atomic(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
     return data
 
 

@@ -16,13 +16,6 @@ from ..settings.cycles import CycleDef
 from .bloat import Bloat
 from .results import CandidateRecord, StepName, read_record
 
-FAILURE_REASONS = (
-    "failed_build",
-    "failed_boot",
-    "failed_workload",
-    "rejected_boot_regression",
-    "enosys",
-)
 # Qualified, but prunes syscalls the userspace can call: not selected unless
 # the cycle sets accept_at_risk.
 AT_RISK = "at_risk"
@@ -43,10 +36,6 @@ class Decision:
     bloat: str = ""
     top_symbol_deltas: list[tuple[str, int, int, int]] = field(default_factory=list)
     syscalls: dict[str, int] = field(default_factory=dict)  # reachable, traced, kept, ...
-
-    @property
-    def qualified(self) -> bool:
-        return self.reason not in (*FAILURE_REASONS, AT_RISK, NOT_RUN)
 
 
 # The decision when a required step failed.
@@ -121,7 +110,7 @@ def decide(cycle: CycleDef, root: Path, run_id: str) -> list[Decision]:
                 sections=r.get("sections", {}),
             )
         )
-    qualified = [d for d in decisions if d.qualified]
+    qualified = [d for d in decisions if d.reason == "qualified"]
     qualified.sort(
         key=lambda d: (
             d.linux_axf_bytes or 1 << 62,
@@ -134,7 +123,7 @@ def decide(cycle: CycleDef, root: Path, run_id: str) -> list[Decision]:
     return decisions
 
 
-def _add_bloat(decisions: list[Decision], root: Path, baseline: str, bloat: BloatTool) -> None:
+def add_bloat(decisions: list[Decision], root: Path, baseline: str, bloat: BloatTool) -> None:
     base = next((d for d in decisions if d.candidate == baseline), None)
     base_vmlinux = root / baseline / "vmlinux"
     if base is None or not base_vmlinux.exists():
@@ -188,7 +177,7 @@ def build_summary(cycle: CycleDef, root: Path, run_id: str, bloat: BloatTool = N
     decisions = decide(cycle, root, run_id)
     if len(decisions) < len(cycle.candidates) or any(d.reason == NOT_RUN for d in decisions):
         return None
-    _add_bloat(decisions, root, cycle.baseline, bloat)
+    add_bloat(decisions, root, cycle.baseline, bloat)
     return {
         "cycle": cycle.name,
         "run_id": run_id,

@@ -83,9 +83,9 @@ def read_text(path: Path) -> str:
         ) from None
 
 
-def load_yaml(path: Path) -> Any:
-    """Parse a YAML file; a syntax error becomes a ConfigError with its line."""
-    text = read_text(path)
+def load_yaml(path: Path, text: str | None = None) -> Any:
+    """Parse a YAML file (or its text, already read); a syntax error names its line."""
+    text = read_text(path) if text is None else text
     try:
         return yaml.load(text, Loader=_Loader)  # noqa: S506 - SafeLoader subclass
     except yaml.MarkedYAMLError as e:

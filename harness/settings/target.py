@@ -197,24 +197,18 @@ def load_target(path: Path | None = None) -> Target:
 
 
 @cache
-def qemu_choices(binary: str) -> tuple[frozenset[str], frozenset[str]]:
-    """Machine and CPU names the installed QEMU knows, asked once per process."""
+def qemu_help(binary: str, option: str) -> frozenset[str]:
+    """The names `binary <option> help` lists (machines, CPUs, -d items), asked once."""
     require_tool(binary)
-
-    def names(flag: str) -> frozenset[str]:
-        out = subprocess.run([binary, flag, "help"], capture_output=True, text=True, timeout=30)
-        lines = out.stdout.splitlines()[1:]
-        return frozenset(line.split()[0] for line in lines if line.strip() and line[0] != " ")
-
-    machines = names("-machine")
-    out = subprocess.run([binary, "-cpu", "help"], capture_output=True, text=True, timeout=30)
-    cpus = frozenset(line.split()[0] for line in out.stdout.splitlines()[1:] if line.strip())
-    return machines, cpus
+    out = subprocess.run([binary, option, "help"], capture_output=True, text=True, timeout=30)
+    return frozenset(line.split()[0] for line in out.stdout.splitlines()[1:] if line.strip())
 
 
-@cache
+def qemu_choices(binary: str) -> tuple[frozenset[str], frozenset[str]]:
+    """Machine and CPU names the installed QEMU knows."""
+    return qemu_help(binary, "-machine"), qemu_help(binary, "-cpu")
+
+
 def qemu_debug_items(binary: str) -> frozenset[str]:
     """The -d log items the installed QEMU knows."""
-    require_tool(binary)
-    out = subprocess.run([binary, "-d", "help"], capture_output=True, text=True, timeout=30)
-    return frozenset(line.split()[0] for line in out.stdout.splitlines()[1:] if line.strip())
+    return qemu_help(binary, "-d")

@@ -94,8 +94,8 @@ def parse_lines(text: str, path: Path) -> list[Step]:
     return steps
 
 
-def parse_yaml(path: Path) -> list[Step]:
-    data = load_yaml(path)
+def parse_yaml(path: Path, text: str | None = None) -> list[Step]:
+    data = load_yaml(path, text)
     if not isinstance(data, dict):
         raise ConfigError(path, getattr(data, "line", None), "expected a mapping with 'steps:'")
     wf = bind(_WorkloadFile, data, path)
@@ -110,12 +110,11 @@ def parse_yaml(path: Path) -> list[Step]:
 
 def load_workload(path: Path) -> Workload:
     path = Path(path)
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise ConfigError(path, None, "workload file not found") from None
-    text = read_text(path)
-    steps = parse_yaml(path) if path.suffix in (".yaml", ".yml") else parse_lines(text, path)
+    if not path.exists():
+        raise ConfigError(path, None, "workload file not found")
+    text = read_text(path)  # read once: parsed, and hashed for the profile cache key
+    yaml_file = path.suffix in (".yaml", ".yml")
+    steps = parse_yaml(path, text) if yaml_file else parse_lines(text, path)
     if not steps:
         raise ConfigError(path, None, "the workload has no steps")
-    return Workload(path, steps, hashlib.sha256(raw).hexdigest())
+    return Workload(path, steps, hashlib.sha256(text.encode()).hexdigest())
