@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -205,3 +206,62 @@ def test_parallel_split_gives_the_serial_result(trace_file, monkeypatch):
     assert parallel.syscall_r7 == serial.syscall_r7 == list(range(60))
     assert list(parallel.pc_hits.items()) == list(serial.pc_hits.items())  # same first-seen order
     assert parallel.blocks == 120
+
+
+def test_pcs_far_apart_keep_counts_and_first_seen_order(trace_file, monkeypatch):
+    """pcs outside the directly indexed span (boot wrapper at 0x8, flash, high
+    vectors) count like the others, and first-seen order interleaves them."""
+    import harness.trace.parser as tp
+
+    monkeypatch.setattr(tp, "CHUNK", 200)  # new pcs appear in later windows too
+    far = [0x8, FOO, 0x0800_0000, SWI, 0xFFFF_FFF0, FOO, 0x8, BAR, 0x0800_0000, 0x8]
+    text = "".join(trace_line(pc) + dump(pc, 1) for pc in far)
+    raw = parse_trace(trace_file(text), SWI)
+    assert list(raw.pc_hits) == [0x8, FOO, 0x0800_0000, SWI, 0xFFFF_FFF0, BAR]
+    assert raw.pc_hits == {0x8: 3, FOO: 2, 0x0800_0000: 2, SWI: 1, 0xFFFF_FFF0: 1, BAR: 1}
+    assert raw.blocks == len(far)
+
+
+def test_non_hex_pc_field_is_not_a_block(trace_file):
+    good = trace_line(FOO) + dump(FOO, 1)
+    bad = trace_line(BAR).replace(f"{BAR:08x}", "2110z100") + dump(BAR, 1)
+    raw = parse_trace(trace_file(good + bad + good), SWI)
+    assert raw.pc_hits == {FOO: 2}
+
+
+def test_a_worker_error_reaches_the_caller(trace_file, monkeypatch):
+    import harness.trace.parser as tp
+
+    monkeypatch.setattr(tp, "CHUNK", 300)
+    monkeypatch.setattr(tp, "PARALLEL_MIN", 0)
+    path = trace_file("".join(trace_line(FOO) + dump(FOO, 1) for _ in range(50)))
+    real_scan = tp._scan
+    parent = os.getpid()
+
+    def scan_failing_in_child(*args):
+        if os.getpid() != parent:
+            raise TraceError("worker failed on purpose")
+        return real_scan(*args)
+
+    monkeypatch.setattr(tp, "_scan", scan_failing_in_child)
+    with pytest.raises(TraceError, match="worker failed on purpose"):
+        parse_trace(path, SWI, jobs=2)
+
+
+def test_a_worker_that_dies_is_an_error(trace_file, monkeypatch):
+    import harness.trace.parser as tp
+
+    monkeypatch.setattr(tp, "CHUNK", 300)
+    monkeypatch.setattr(tp, "PARALLEL_MIN", 0)
+    path = trace_file("".join(trace_line(FOO) + dump(FOO, 1) for _ in range(50)))
+    real_scan = tp._scan
+    parent = os.getpid()
+
+    def scan_dying_in_child(*args):
+        if os.getpid() != parent:
+            os._exit(3)
+        return real_scan(*args)
+
+    monkeypatch.setattr(tp, "_scan", scan_dying_in_child)
+    with pytest.raises(TraceError, match="worker died"):
+        parse_trace(path, SWI, jobs=2)

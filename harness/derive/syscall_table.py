@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..core.errors import ConfigError
-from ..settings.schema import read_text
+from ..core.textfile import read_text
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..core.errors import ConfigError
-from .schema import LocatedList, bind, load_yaml, read_text
+from ..core.textfile import read_text
+from .schema import LocatedList, bind, load_yaml
 
 _LABEL = re.compile(r"^[A-Za-z0-9_.-]+$")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from .parser import RawTrace, classify
@@ -14,6 +14,13 @@ TOP_N = (8, 16, 32, 64, 128)
 HOT_COVERAGE = 0.90  # the hot order file holds the functions covering this share of hits
 LAYOUT_TOP = 64
 LAYOUT_THRESHOLD = 0.80
+_INT_KEYED = (
+    "syscalls",
+    "private_syscalls",
+    "invalid_syscalls",
+    "syscall_first_block",
+    "syscall_names",
+)
 
 
 @dataclass
@@ -33,10 +40,10 @@ class Profile:
     hot: list[str] = field(default_factory=list)
 
     def as_json(self) -> dict:
-        d = asdict(self)
-        for key in ("syscalls", "private_syscalls", "invalid_syscalls", "syscall_first_block"):
+        # Shallow on purpose: asdict() deep-copies thousands of entries for nothing.
+        d = {f.name: getattr(self, f.name) for f in fields(self)}
+        for key in _INT_KEYED:
             d[key] = {str(k): v for k, v in d[key].items()}
-        d["syscall_names"] = {str(k): v for k, v in self.syscall_names.items()}
         return d
 
 
@@ -44,8 +51,8 @@ def analyze(raw: RawTrace, symtab: SymbolTable, names: dict[int, str]) -> Profil
     hits: Counter[str] = Counter()
     first_seen: list[str] = []
     matched = 0
-    for pc, n in raw.pc_hits.items():  # each distinct pc symbolized once, in first-seen order
-        f = symtab.lookup(pc)
+    # Each distinct pc symbolized once, in first-seen order.
+    for n, f in zip(raw.pc_hits.values(), symtab.lookup_many(list(raw.pc_hits)), strict=True):
         if f is None:
             continue
         matched += n

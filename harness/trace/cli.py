@@ -51,8 +51,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {e.filename}: {e.strerror}", file=sys.stderr)
         return 2
     if args.json:
-        json.dump(profile.as_json(), sys.stdout)
-        sys.stdout.write("\n")
+        sys.stdout.write(json.dumps(profile.as_json()) + "\n")  # one write, not thousands
     else:
         sys.stdout.write(
             (args.out / "summary.txt").read_text()
