@@ -5,10 +5,11 @@ setup:
 	@bash .ci/setup
 
 # Lint (ruff, mypy), then unit tests, the baseline built, booted and put
-# through the workload, and every cycle; then the cycle again on the AN386.
+# through the workload, and every cycle (the size search on a budget of 4
+# trials, and on two socket workers); then the cycle again on the AN386.
 test: setup
 	python3 -m ruff check . && python3 -m ruff format --check . && python3 -m mypy
-	python3 -m pytest
+	python3 -m pytest --search-budget 4
 	python3 -m pytest test_cycles -k syscall_prune --target an386
 
 # The main job: qualify the syscall-prune cycle's candidates and select the

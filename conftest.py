@@ -23,7 +23,7 @@ from harness.cycle_run import CycleRunner, Environment
 from harness.report.bloat import bloat_tool
 from harness.report.results import cycle_dir
 from harness.report.selection import NOT_RUN, decide, render, write_summary
-from harness.settings.cycles import candidate_params
+from harness.settings.cycles import candidate_params, search_slots
 from harness.settings.load import Settings, load_settings
 from harness.settings.target import default_target_path, target_path
 from harness.trace.cache import ProfileCache
@@ -43,6 +43,25 @@ def _at_least_one(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
     return value
+
+
+def _search_budget(text: str) -> tuple[int | None, float | None]:
+    trials: int | None = None
+    minutes: float | None = None
+    for part in text.split(","):
+        part = part.strip()
+        try:
+            if part.endswith("m"):
+                minutes = float(part[:-1])
+                if minutes <= 0:
+                    raise ValueError
+            else:
+                trials = _at_least_one(part)
+        except (ValueError, argparse.ArgumentTypeError):
+            raise argparse.ArgumentTypeError(
+                f"{text!r}: give trials (12), minutes (30m) or both (12,30m)"
+            ) from None
+    return trials, minutes
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -79,6 +98,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="keep this syscall in pruned tables (repeatable)",
     )
     g.addoption(
+        "--search-budget",
+        type=_search_budget,
+        default=None,
+        metavar="TRIALS|MINUTESm|TRIALS,MINUTESm",
+        help="bound the size_search cycle: trials (12), minutes after the session "
+        "starts when no new trial begins (30m), or both (12,30m); default: the cycle's "
+        "search.trials",
+    )
+    g.addoption(
         "--profile-cache",
         default=None,
         help="profile cache folder (default: $KQUAL_CACHE/profiles, else work/cache/profiles)",
@@ -94,9 +122,17 @@ def _settings(config: pytest.Config) -> Settings:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    # One id for the whole run, shared with xdist workers through the environment,
-    # so the selection reads only results this run wrote.
+    # One id for the whole run, shared with xdist workers (local ones through the
+    # environment, remote ones through workerinput), so the selection reads only
+    # results this run wrote. The search's deadline travels the same way.
+    workerinput = getattr(config, "workerinput", None) or {}
+    for key in ("KQUAL_RUN_ID", "KQUAL_SEARCH_DEADLINE"):
+        if workerinput.get(key):
+            os.environ[key] = workerinput[key]
     os.environ.setdefault("KQUAL_RUN_ID", f"{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}")
+    _trials, minutes = config.getoption("--search-budget") or (None, None)
+    if minutes and not workerinput:
+        os.environ["KQUAL_SEARCH_DEADLINE"] = str(time.time() + minutes * 60)
     # Every input is checked before anything runs (--collect-only too).
     target = config.getoption("--target")
     try:
@@ -121,8 +157,7 @@ def pytest_configure(config: pytest.Config) -> None:
     # Keep each candidate's tests on one worker: it boots once and stays up.
     if getattr(config.option, "dist", "no") == "load":
         config.option.dist = "loadgroup"
-    workerinput = getattr(config, "workerinput", None)
-    if workerinput and workerinput.get("kqual_loadgroup"):
+    if workerinput.get("kqual_loadgroup"):
         config.option.loadgroup = True  # workers tag node ids with their group
 
 
@@ -130,13 +165,21 @@ def pytest_configure(config: pytest.Config) -> None:
 def pytest_configure_node(node) -> None:
     """xdist: tell each worker that the run groups tests (set after it parsed -n)."""
     node.workerinput["kqual_loadgroup"] = node.config.option.dist == "loadgroup"
+    for key in ("KQUAL_RUN_ID", "KQUAL_SEARCH_DEADLINE"):
+        node.workerinput[key] = os.environ.get(key, "")
 
 
 def _candidate_params(config: pytest.Config) -> dict[str, list[tuple[str, str]]]:
     """Computed once per session: collection asks for every test and item."""
     if _PARAMS not in config.stash:
-        config.stash[_PARAMS] = candidate_params(_settings(config).cycles)
+        params = candidate_params(_settings(config).cycles)
+        params["search_slot"] = search_slots(_settings(config).cycles, _search_trials(config))
+        config.stash[_PARAMS] = params
     return config.stash[_PARAMS]
+
+
+def _search_trials(config: pytest.Config) -> int | None:
+    return (config.getoption("--search-budget") or (None, None))[0]
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -218,7 +261,7 @@ def baseline_profile(target, baseline, workload, selectors, profile_cache):
 
 
 @pytest.fixture(scope="session")
-def cycle_runners(settings, profile_cache):
+def cycle_runners(settings, profile_cache, pytestconfig):
     """cycle name -> CycleRunner; live QEMU sessions are closed at the end."""
     env = Environment(
         settings.target,
@@ -229,6 +272,8 @@ def cycle_runners(settings, profile_cache):
         settings.keep_extra,
         boots=settings.boots,
         icount_boots=settings.icount_boots,
+        search_trials=_search_trials(pytestconfig),
+        search_deadline=float(os.environ.get("KQUAL_SEARCH_DEADLINE") or 0) or None,
     )
     runners = {name: CycleRunner(env, cycle) for name, cycle in settings.cycles.items()}
     yield runners
@@ -293,7 +338,20 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     order = {}
     for cycle in _settings(config).cycles.values():
         for i, c in enumerate(cycle.candidates):
-            order[(cycle.name, c.name)] = (cycle.name, i)
+            order[(cycle.name, c.name)] = (cycle.name, i, 0)
+        # Trials run before the candidate that carries the search's result.
+        result = next(
+            (
+                i
+                for i, c in enumerate(cycle.candidates)
+                if any(d.name == "search" for d in c.derivations)
+            ),
+            None,
+        )
+        for n, (_, slot) in enumerate(
+            p for p in _candidate_params(config)["search_slot"] if p[0] == cycle.name
+        ):
+            order[(cycle.name, slot)] = (cycle.name, result, -1000 + n)
     keyed = [(order.get(_candidate_of(it)), n, it) for n, it in enumerate(items)]
     first = next((n for k, n, _ in keyed if k is not None), None)
     if first is None:

@@ -43,6 +43,8 @@ class Environment:
     keep_extra: list[str]
     boots: int | None = None  # overrides the cycle rule's boots (pytest --boots)
     icount_boots: int = 1
+    search_trials: int | None = None  # overrides the cycle's search.trials (--search-budget)
+    search_deadline: float | None = None  # time.time() after which no search trial starts
 
 
 class CycleRunner:
@@ -67,19 +69,22 @@ class CycleRunner:
         fragments: list[Path] = []
         make_extra: list[str] = []
         chain = self.cycle.chain(name)
+        me = chain[-1]
+        seed = self.build_name(me.base) if me.base else None
         for c in chain:
             fragments += [resolve(f) for f in c.fragments]
             for d in c.derivations:
                 given = d.contribute(self)
                 fragments += given.fragments
                 make_extra += given.make_extra
-        me = chain[-1]
+                if c is me and given.seed:
+                    seed = self.build_name(given.seed)
         return CandidateSpec(
             name=name,
             cycle=self.cycle.name,
             fragments=fragments,
             make_extra=make_extra,
-            seed=self.build_name(me.base) if me.base else None,
+            seed=seed,
             build_name=self.build_name(name),
         )
 
@@ -134,6 +139,10 @@ class CycleRunner:
         if isinstance(got, BaseException):
             raise got
         return got
+
+    def forget(self, name: str) -> None:
+        """Build `name` afresh next time it is asked for (its definition changed)."""
+        self._built.pop(name, None)
 
     def _record_derivation(self, name: str) -> None:
         out = self.results(name)

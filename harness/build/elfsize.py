@@ -24,6 +24,11 @@ class SectionSizes:
     def as_dict(self) -> dict[str, int]:
         return asdict(self)
 
+    @property
+    def in_image(self) -> int:
+        """What the image carries: everything but .bss, which is only zeroed RAM."""
+        return self.text + self.rodata + self.data + self.init + self.unwind
+
 
 def section_kind(name: str) -> str:
     """The kind of an allocated section, from its name alone (nommu .rodata is writable)."""

@@ -28,6 +28,9 @@ from ..report.results import StepName
 class Contribution:
     fragments: list[Path] = field(default_factory=list)  # Kconfig fragments, in order
     make_extra: list[str] = field(default_factory=list)  # make command-line overrides
+    # Another candidate whose finished build folder this one starts from (default:
+    # its parent's), when that one is closer to what this candidate builds.
+    seed: str | None = None
 
 
 class Context(Protocol):
@@ -39,6 +42,9 @@ class Context(Protocol):
     memo: dict[Any, Any]  # what derivations compute once per cycle run
 
     def built(self, name: str) -> Any: ...
+    def spec(self, name: str) -> Any: ...
+    def build_name(self, name: str) -> str: ...
+    def forget(self, name: str) -> None: ...
     def profile(self, name: str, selector: str) -> Any: ...
     def syscall_table(self) -> Path: ...
     def reachable(self) -> Any: ...
@@ -126,4 +132,7 @@ def make(spec: Any, path: Path, line: int | None, where: str) -> Derivation:
             raise ConfigError(
                 path, line, f"{where}: option '{key}' of '{name}' must be {kind.__name__}"
             )
-    return cls(**opts)
+    try:
+        return cls(**opts)
+    except ValueError as e:  # a derivation's own check of its option values
+        raise ConfigError(path, line, f"{where}: '{name}': {e}") from None

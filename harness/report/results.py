@@ -30,6 +30,7 @@ class StepName(StrEnum):
     WORKLOAD = "workload"
     REGRESSION = "regression"
     ENOSYS = "enosys"
+    REPRODUCE = "reproduce"  # the search's minimal.config, built from scratch, gives this image
 
 
 @dataclass

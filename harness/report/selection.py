@@ -14,6 +14,7 @@ from pathlib import Path
 
 from ..settings.cycles import CycleDef
 from .bloat import Bloat
+from .charts import size_vs_time
 from .results import CandidateRecord, StepName, read_record
 
 # Qualified, but prunes syscalls the userspace can call: not selected unless
@@ -45,6 +46,7 @@ STEP_FAILURE = {
     StepName.WORKLOAD: "failed_workload",
     StepName.REGRESSION: "rejected_boot_regression",
     StepName.ENOSYS: "enosys",
+    StepName.REPRODUCE: "not_reproduced",
 }
 NOT_RUN = "not_run"  # a required step has no outcome in this run: no selection
 
@@ -187,7 +189,21 @@ def build_summary(cycle: CycleDef, root: Path, run_id: str, bloat: BloatTool = N
         "selected": next((d.candidate for d in decisions if d.reason == "selected"), None),
         "regression_rule": asdict(cycle.regression),
         "candidates": {d.candidate: asdict(d) for d in decisions},
+        "search": _search(root, run_id),
     }
+
+
+def _search(root: Path, run_id: str) -> dict | None:
+    """The size search's outcomes, when this run wrote them (search.json)."""
+    try:
+        data = json.loads((root / "search.json").read_text())
+    except (OSError, ValueError):
+        return None
+    if data.get("run_id") != run_id:
+        return None
+    text = root / "search.txt"
+    data["table"] = text.read_text() if text.exists() else ""
+    return data
 
 
 def write_summary(cycle: CycleDef, root: Path, run_id: str, bloat: BloatTool = None) -> dict | None:
@@ -203,6 +219,10 @@ def write_summary(cycle: CycleDef, root: Path, run_id: str, bloat: BloatTool = N
         sel_dir.mkdir(parents=True)
         shutil.copyfile(root / selected / "linux.axf", sel_dir / "linux.axf")
         (sel_dir / "CANDIDATE").write_text(selected + "\n")
+    charts = size_vs_time(summary, root / f"{cycle.name}-size-vs-time")
+    if summary.get("search"):
+        charts += [root / f for f in summary["search"].get("charts", []) if (root / f).exists()]
+    summary["charts"] = [p.name for p in charts]
     (root / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     (root / "summary.txt").write_text(render(summary))
     return summary
@@ -262,6 +282,18 @@ def render(summary: dict) -> str:
             f"applets exercised by the workload: {cov['exercised']} of "
             f"{cov['installed']} installed{missing}",
         ]
+    search = summary.get("search")
+    if search:
+        accepted = ", ".join(search["accepted"]) or "nothing"
+        lines += [
+            "",
+            f"size search: {len(search['trials'])} trials, accepted in the final image: {accepted}",
+            "bytes per option (saved against the search's base; sections of vmlinux):",
+            search.get("table", "").rstrip(),
+            "minimal.config: the selected image's options over the target's config",
+        ]
+    if summary.get("charts"):
+        lines += ["", "charts: " + ", ".join(summary["charts"])]
     for name, d in cands.items():
         if d["bloat"]:
             lines += ["", f"{name} vs {summary['baseline']}: {d['bloat']}"]

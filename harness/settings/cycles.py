@@ -42,6 +42,17 @@ class CandidateDef:
 
 
 @dataclass
+class SearchDef:
+    """The size_search cycle's search: trials on top of `from`, largest expected saving first."""
+
+    base: str = field(metadata={"key": "from"})
+    knobs: str = "configs/search/knobs.yaml"
+    selector: str = "full"  # the profile whose never-run code proposes options
+    trials: int = field(default=16, metadata={"min": 1})  # budget; --search-budget overrides
+    min_bytes: int = field(default=1024, metadata={"min": 0})  # smaller trace proposals: skipped
+
+
+@dataclass
 class CycleDef:
     candidates: list[CandidateDef]
     selector: str = "syscalls"
@@ -55,10 +66,14 @@ class CycleDef:
     # Pruned entries print "pruned syscall N called by comm[pid]" once; off:
     # they point at sys_ni_syscall and fail silently.
     pruned_notice: bool = True
+    search: SearchDef | None = None
     name: str = ""
+    # Candidates made while the cycle runs (search trials): built and qualified
+    # like the others, but not among the candidates the cycle selects from.
+    extra: list[CandidateDef] = field(default_factory=list, init=False, repr=False)
 
     def candidate(self, name: str) -> CandidateDef:
-        for c in self.candidates:
+        for c in [*self.candidates, *self.extra]:
             if c.name == name:
                 return c
         raise KeyError(name)
@@ -149,6 +164,7 @@ def load_cycles(
             for frag in c.fragments:
                 if not resolve(frag).is_file():
                     raise ConfigError(path, line, f"cycle '{name}': fragment {frag} not found")
+        _check_search(cycle, path, raw, line, selectors)
         for key in ("trim_rules", "syscall_keep"):
             if not resolve(getattr(cycle, key)).is_file():
                 raise ConfigError(
@@ -157,8 +173,61 @@ def load_cycles(
     return cycles
 
 
+def _check_search(
+    cycle: CycleDef, path: Path, raw: Any, line: int | None, selectors: Collection[str] | None
+) -> None:
+    uses = [c.name for c in cycle.candidates if any(d.name == "search" for d in c.derivations)]
+    where = raw.key_lines.get("search", line) if hasattr(raw, "key_lines") else line
+    if cycle.search is None:
+        if uses:
+            raise ConfigError(
+                path,
+                line,
+                f"cycle '{cycle.name}': candidate '{uses[0]}' derives 'search', "
+                "but the cycle has no 'search:' section (from, knobs, trials)",
+            )
+        return
+    names = [c.name for c in cycle.candidates]
+    if cycle.search.base not in names:
+        raise ConfigError(
+            path,
+            where,
+            f"cycle '{cycle.name}': search from '{cycle.search.base}', which is "
+            f"not one of its candidates ({', '.join(names)})",
+        )
+    if not resolve(cycle.search.knobs).is_file():
+        raise ConfigError(
+            path, where, f"cycle '{cycle.name}': knobs file {cycle.search.knobs} not found"
+        )
+    if selectors is not None and cycle.search.selector not in selectors:
+        raise ConfigError(
+            path,
+            where,
+            f"cycle '{cycle.name}': search selector '{cycle.search.selector}' is "
+            f"not a selector of configs/trace.yaml (known: {', '.join(selectors)})",
+        )
+    if not uses:
+        raise ConfigError(
+            path,
+            where,
+            f"cycle '{cycle.name}' has a search but no candidate derives "
+            "'search' to carry its result",
+        )
+
+
 # The pytest parameters every cycle gives its candidates; derivations add theirs.
 BASE_PARAMS = ("candidate", "derived_candidate")
+
+
+def search_slots(cycles: dict[str, CycleDef], trials: int | None) -> list[tuple[str, str]]:
+    """(cycle, slot-NN) for each trial a search may run: one pytest item each, so
+    xdist spreads the trials over its workers. Slot i runs the i-th proposal."""
+    return [
+        (cycle.name, f"slot-{i:02d}")
+        for cycle in cycles.values()
+        if cycle.search is not None
+        for i in range(trials or cycle.search.trials)
+    ]
 
 
 def candidate_params(cycles: dict[str, CycleDef]) -> dict[str, list[tuple[str, str]]]:

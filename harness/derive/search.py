@@ -1,0 +1,144 @@
+"""Derivation `search`: the size search's result on top of the parent.
+
+The candidate that carries it gets the options the search accepted (its
+build starts from the folder of the combination that qualified, so nothing
+is rebuilt), leaves the bytes-per-option table, minimal.config and the
+waterfall chart, and must pass one more step: minimal.config, built from
+scratch, gives the same image.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+from ..build.candidate import build_folder
+from ..core.publish import write_atomic, write_if_changed
+from ..report.results import StepName
+from ..search.change import config_line
+from ..search.report import minimal_config, table, waterfall
+from ..search.search import Budget, SearchResult, SizeSearch
+from ..settings.cycles import CandidateDef
+from .registry import Context, Contribution, Derivation, register
+
+FROM_SCRATCH = "minimal-from-scratch"
+
+
+def size_search(ctx: Context) -> SizeSearch:
+    """The cycle's search, one per process, with this run's budget."""
+    if "size_search" not in ctx.memo:
+        env = ctx.env
+        trials = env.search_trials or ctx.cycle.search.trials
+        ctx.memo["size_search"] = SizeSearch(ctx, Budget(trials, env.search_deadline))
+    return ctx.memo["size_search"]
+
+
+@register
+class Search(Derivation):
+    name = "search"
+    steps = (StepName.REPRODUCE,)
+
+    def params(self) -> list[str]:
+        return ["search_candidate"]
+
+    def selectors(self, ctx: Context) -> list[str]:
+        return [ctx.cycle.search.selector]
+
+    def result(self, ctx: Context) -> SearchResult:
+        return size_search(ctx).result()
+
+    def fragment_text(self, ctx: Context) -> str:
+        r = self.result(ctx)
+        head = f"# size_search: {len(r.accepted)} accepted change(s) of {len(r.outcomes)} trials\n"
+        return head + "".join(config_line(k, v) + "\n" for k, v in r.values)
+
+    def contribute(self, ctx: Context) -> Contribution:
+        r = self.result(ctx)
+        path = write_if_changed(ctx.generated / "search-result.config", self.fragment_text(ctx))
+        return Contribution(fragments=[path], seed=r.seed)
+
+    def leave(self, ctx: Context, out: Path) -> dict[str, Any]:
+        search = size_search(ctx)
+        r = self.result(ctx)
+        cycle_dir = out.parent
+        me = out.name
+        text = table(r)
+        (out / "search.txt").write_text(text)
+        chart = self._chart(ctx, r, me, cycle_dir)
+        data = {"run_id": ctx.env.run_id, **r.as_json(), "charts": [p.name for p in chart]}
+        write_atomic(cycle_dir / "search.json", json.dumps(data, indent=1) + "\n")
+        write_atomic(cycle_dir / "search.txt", text)
+        minimal = minimal_config(
+            ctx.spec(me).fragments,
+            "accepted: " + (", ".join(o.label for o in r.accepted) or "nothing"),
+        )
+        (out / "minimal.config").write_text(minimal)
+        write_atomic(cycle_dir / "minimal.config", minimal)
+        search.prune_build_folders(keep={r.seed} if r.seed else set())
+        verdicts: dict[str, int] = {}
+        for o in r.outcomes:
+            verdicts[o.verdict] = verdicts.get(o.verdict, 0) + 1
+        return {
+            "search": {
+                "trials": len(r.outcomes),
+                "verdicts": verdicts,
+                "accepted": [o.label for o in r.accepted],
+                "failed_together": r.failed_together,
+                "combinations": len(r.combinations),
+                "chart": [p.name for p in chart],
+            }
+        }
+
+    def _chart(self, ctx: Context, r: SearchResult, me: str, cycle_dir: Path) -> list[Path]:
+        steps = []
+        for name in [c.name for c in ctx.cycle.chain(me)][:-1]:
+            built = ctx.built(name)
+            steps.append((name, built.axf_bytes, built.sizes.as_dict()))
+        size = steps[-1][1]
+        sections = dict(steps[-1][2])
+        for o in sorted(r.accepted, key=lambda o: -(o.saved_bytes or 0)):
+            size -= o.saved_bytes or 0
+            sections = {k: v - o.saved_sections.get(k, 0) for k, v in sections.items()}
+            steps.append((o.label[:28], size, sections))
+        final = ctx.built(me)
+        steps.append((f"{me} (measured)", final.axf_bytes, final.sizes.as_dict()))
+        return waterfall(steps, cycle_dir / f"{ctx.cycle.name}-waterfall")
+
+    def check(self, ctx: Context, candidate: str, step: StepName) -> tuple[bool, str, dict]:
+        """minimal.config from scratch: a fresh build folder, the same linux.axf."""
+        mine = ctx.built(candidate)
+        minimal = mine.results / "minimal.config"
+        chain = ctx.cycle.chain(candidate)
+        scratch = CandidateDef(name=FROM_SCRATCH, fragments=[str(minimal)])
+        # The pruned syscall table is no option: the same derivation makes it again.
+        scratch.derivations = [
+            d for c in chain for d in c.derivations if d.name == "prune_syscalls"
+        ]
+        folder = build_folder(ctx.env.target, ctx.build_name(FROM_SCRATCH))
+        marker = folder / ".kqual-from-scratch"
+        key = hashlib.sha256(minimal.read_bytes()).hexdigest()
+        if not marker.exists() or marker.read_text() != key:
+            shutil.rmtree(folder, ignore_errors=True)  # from scratch: nothing to start from
+        ctx.cycle.extra[:] = [c for c in ctx.cycle.extra if c.name != FROM_SCRATCH] + [scratch]
+        ctx.forget(FROM_SCRATCH)
+        again = ctx.built(FROM_SCRATCH)
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / ".kqual-from-scratch").write_text(key)
+        same = again.axf_bytes == mine.axf_bytes
+        digest = [_sha(p) for p in (again.axf, mine.axf)]
+        detail = f"from scratch {again.axf_bytes:,} bytes, selected {mine.axf_bytes:,} bytes" + (
+            "" if digest[0] == digest[1] else " (contents differ)"
+        )
+        facts = {
+            "reproduced_bytes": again.axf_bytes,
+            "reproduced_identical": digest[0] == digest[1],
+        }
+        return same, detail, facts
+
+
+def _sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest() if os.path.exists(path) else ""

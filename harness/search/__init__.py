@@ -1,0 +1,1 @@
+"""Step 6, search: the smallest kernel that still qualifies (the size_search cycle)."""

@@ -1,0 +1,56 @@
+"""A config change tried on top of the search's base: a few option = value pairs."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+
+_OPTION = re.compile(r"^[A-Z0-9_]+$")
+
+
+@dataclass(frozen=True)
+class Change:
+    """What one trial sets. `source` is "knob" or "trace"; expected bytes only orders."""
+
+    values: tuple[tuple[str, str], ...]  # (option without CONFIG_, value: y, n, a number, "text")
+    why: str = ""
+    source: str = "knob"
+    expect_bytes: int = 0
+    detail: dict = field(default_factory=dict, compare=False, hash=False)
+
+    @property
+    def label(self) -> str:
+        """What a person reads: LOG_BUF_SHIFT=12, KALLSYMS=n."""
+        return ", ".join(f"{k}={v}" for k, v in self.values)
+
+    @property
+    def slug(self) -> str:
+        """A file- and test-id-safe name, unique per change."""
+        first = self.values[0][0]
+        more = f"+{len(self.values) - 1}" if len(self.values) > 1 else ""
+        return f"{first}{more}-{self.digest[:6]}"
+
+    @property
+    def digest(self) -> str:
+        return hashlib.sha256(json.dumps(sorted(self.values)).encode()).hexdigest()
+
+    def fragment(self) -> str:
+        return "".join(config_line(k, v) + "\n" for k, v in self.values)
+
+
+def config_line(option: str, value: str) -> str:
+    return f"# CONFIG_{option} is not set" if value == "n" else f"CONFIG_{option}={value}"
+
+
+def combined(changes: list[Change]) -> tuple[tuple[str, str], ...]:
+    """The option values of several changes together, in order (a later one wins)."""
+    merged: dict[str, str] = {}
+    for c in changes:
+        merged.update(c.values)
+    return tuple(merged.items())
+
+
+def valid_option(name: str) -> bool:
+    return bool(_OPTION.match(name)) and not name.startswith("CONFIG_")

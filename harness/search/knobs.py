@@ -1,0 +1,66 @@
+"""configs/search/knobs.yaml: changes a trace cannot judge (sizes, features), each a trial."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..core.errors import ConfigError
+from ..settings.schema import LocatedList, bind, load_yaml
+from .change import Change, valid_option
+
+
+@dataclass
+class Knob:
+    set: dict[str, Any]
+    why: str = field(metadata={"nonempty": True})
+    expect_bytes: int = field(default=0, metadata={"min": 0})
+
+
+@dataclass
+class _KnobsFile:
+    knobs: list[Knob]
+
+
+def _value(path: Path, line: int | None, option: str, value: Any) -> str:
+    if isinstance(value, bool):
+        raise ConfigError(
+            path, line, f"{option}: write y or n, not {value!r} (YAML reads yes/no as booleans)"
+        )
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, str) and value in ("y", "n", "m"):
+        return value
+    if isinstance(value, str) and value:
+        return value if value.startswith('"') else f'"{value}"'
+    raise ConfigError(path, line, f"{option}: value {value!r} is not y, n, a number or a string")
+
+
+def load_knobs(path: Path) -> list[Change]:
+    data = load_yaml(path)
+    if not isinstance(data, dict) or "knobs" not in data:
+        raise ConfigError(path, getattr(data, "line", None), "expected a mapping with 'knobs:'")
+    knobs = bind(_KnobsFile, data, path).knobs
+    raw = data["knobs"]
+    lines = raw.item_lines if isinstance(raw, LocatedList) else [None] * len(knobs)
+    changes: list[Change] = []
+    seen: dict[str, int | None] = {}
+    for knob, line in zip(knobs, lines, strict=True):
+        if not knob.set:
+            raise ConfigError(path, line, "'set' is empty: name at least one option")
+        values = []
+        for option, value in knob.set.items():
+            if not isinstance(option, str) or not valid_option(option):
+                raise ConfigError(
+                    path, line, f"option {option!r}: write it without CONFIG_, in capitals"
+                )
+            values.append((option, _value(path, line, option, value)))
+        change = Change(tuple(values), knob.why, "knob", knob.expect_bytes)
+        if change.digest in seen:
+            raise ConfigError(
+                path, line, f"{change.label} is already a knob on line {seen[change.digest]}"
+            )
+        seen[change.digest] = line
+        changes.append(change)
+    return changes

@@ -1,0 +1,107 @@
+"""What the search leaves: the bytes-per-option table, minimal.config, a waterfall chart."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .search import SearchResult
+from .trial import TrialOutcome
+
+SECTIONS = ("text", "rodata", "data", "init", "unwind")
+
+
+def table(result: SearchResult) -> str:
+    """One row per trial, then the combinations: saving, outcome and time."""
+    head = (
+        f"{'trial':<44} {'source':<6} {'saved':>9} "
+        + " ".join(f"{s:>8}" for s in SECTIONS)
+        + f" {'secs':>5}  outcome"
+    )
+    lines = [head]
+    rows = sorted(result.outcomes, key=lambda o: -(o.saved_bytes or 0))
+    for o in [*rows, *result.combinations]:
+        lines.append(_row(o, result))
+    if result.failed_together:
+        lines.append(
+            "passed alone, failed in the combination: " + ", ".join(result.failed_together)
+        )
+    if result.skipped:
+        lines.append(
+            f"not tried ({len(result.skipped)}): "
+            + "; ".join(f"{s['label']}: {s['why']}" for s in result.skipped[:12])
+        )
+    return "\n".join(lines) + "\n"
+
+
+def _row(o: TrialOutcome, result: SearchResult) -> str:
+    label = o.label if o.source != "combination" else f"[{len(o.values)} options together]"
+    verdict = o.verdict
+    if o.verdict == "accepted" and o.source != "combination":
+        verdict = (
+            "accepted"
+            if o.label in {a.label for a in result.accepted}
+            else ("accepted alone, not in the final image")
+        )
+    detail = f": {o.detail}" if o.detail else ""
+    saved = f"{o.saved_bytes:,}" if o.saved_bytes is not None else "-"
+    secs = " ".join(
+        f"{o.saved_sections.get(s, 0):>8,}" if o.saved_sections else f"{'-':>8}" for s in SECTIONS
+    )
+    head = f"{label[:44]:<44} {o.source[:6]:<6} {saved:>9} {secs} {o.seconds:>5.0f}"
+    return f"{head}  {verdict}{detail[:160]}"
+
+
+def minimal_config(fragments: list[Path], values_note: str) -> str:
+    """One fragment that, merged over the target's config, builds the selected image."""
+    out = [
+        "# kqual size_search: the selected image's options over the target's config",
+        "# (defconfig + the target's fragments). The pruned syscall table is no",
+        "# option: it comes from the prune_syscalls derivation of the same cycle.",
+        f"# {values_note}",
+    ]
+    for frag in fragments:
+        out.append(f"# from {frag.name}")
+        out += [ln for ln in frag.read_text().splitlines() if ln.strip()]
+    return "\n".join(out) + "\n"
+
+
+def waterfall(steps: list[tuple[str, int, dict[str, int]]], out: Path) -> list[Path]:
+    """Bytes from the baseline through each accepted step to the final image.
+
+    steps: (label, linux.axf bytes after the step, section sizes after it).
+    Written as PNG and SVG next to the summary.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (ax, bx) = plt.subplots(
+        2, 1, figsize=(max(8, len(steps) * 0.9), 9), gridspec_kw={"height_ratios": [3, 2]}
+    )
+    labels = [s[0] for s in steps]
+    sizes = [s[1] for s in steps]
+    for i, size in enumerate(sizes):
+        if i == 0 or i == len(steps) - 1:
+            ax.bar(i, size, color="#4c72b0")
+        else:
+            prev = sizes[i - 1]
+            ax.bar(i, prev - size, bottom=size, color="#55a868" if size <= prev else "#c44e52")
+        ax.text(i, size, f"{size / 1024:.0f}K", ha="center", va="bottom", fontsize=7)
+    ax.set_xticks(range(len(steps)), labels, rotation=40, ha="right", fontsize=7)
+    ax.set_ylabel("linux.axf bytes")
+    ax.set_title("size_search: from the baseline to the selected image")
+    bottom = [0] * len(steps)
+    for name in SECTIONS:
+        vals = [s[2].get(name, 0) for s in steps]
+        bx.bar(range(len(steps)), vals, bottom=bottom, label=name)
+        bottom = [b + v for b, v in zip(bottom, vals, strict=True)]
+    bx.set_xticks(range(len(steps)), labels, rotation=40, ha="right", fontsize=7)
+    bx.set_ylabel("vmlinux bytes by section")
+    bx.legend(fontsize=7, ncol=len(SECTIONS))
+    fig.tight_layout()
+    paths = [out.with_suffix(".png"), out.with_suffix(".svg")]
+    for p in paths:
+        fig.savefig(p)
+    plt.close(fig)
+    return paths

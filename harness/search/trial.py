@@ -1,0 +1,161 @@
+"""Qualify one set of option changes on top of the search's base, and say why not.
+
+A trial is an ordinary candidate of the cycle (its build starts from a copy of
+the base's folder, so only what the change touches is rebuilt) that must:
+build, with every requested value taking effect and nothing the target needs
+dragged along; boot; pass the workload with no pruned-syscall notice; not
+regress boot against the baseline; keep every syscall the userspace can
+reach implemented; and be smaller than the base.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..boot.qemu import BootFailure
+from ..build.kconfig import ConfigNotAppliedError
+from ..core.errors import KqualError
+from ..derive.syscall_prune import NI, PRUNED
+from ..derive.syscall_table import parse_syscall_table
+
+ACCEPTED = "accepted"
+# Why a trial is not taken, in the order its steps run.
+VERDICTS = (
+    ACCEPTED,
+    "no_effect",  # olddefconfig did not keep a requested value: not built
+    "drags",  # it turned off (or changed) something the target's fragments need: not built
+    "build_error",
+    "boot_failure",
+    "notice",  # a pruned syscall was called
+    "workload_step",
+    "regression",
+    "reachable_lost",  # a syscall the userspace can make now points at sys_ni_syscall
+    "no_saving",
+    "budget",  # not run: the search's time budget ran out
+)
+
+
+@dataclass
+class TrialOutcome:
+    label: str
+    values: list[list[str]]
+    verdict: str
+    detail: str = ""
+    source: str = "knob"
+    why: str = ""
+    linux_axf_bytes: int | None = None
+    saved_bytes: int | None = None  # linux.axf, against the base
+    saved_sections: dict[str, int] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    @property
+    def accepted(self) -> bool:
+        return self.verdict == ACCEPTED
+
+    def as_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> TrialOutcome:
+        return cls(**{k: data[k] for k in cls.__dataclass_fields__ if k in data})
+
+
+def evaluate(runner: Any, name: str, base: str, target_fragments: list[Path]) -> tuple[str, str]:
+    """(verdict, detail) of candidate `name` of the runner's cycle, step by step."""
+    try:
+        built = runner.built(name)
+    except ConfigNotAppliedError as e:
+        mine = {str(f) for f in runner.spec(name).fragments[-1:]}
+        own = [m for m in e.mismatches if str(m.request.path) in mine]
+        dragged = [m for m in e.mismatches if str(m.request.path) not in mine]
+        if dragged:
+            return "drags", "; ".join(str(m) for m in dragged)
+        return "no_effect", "; ".join(str(m) for m in own)
+    except KqualError as e:
+        return "build_error", _first_lines(str(e))
+    base_built = runner.built(base)
+    if built.sizes.in_image >= base_built.sizes.in_image:
+        return "no_saving", (
+            f"image sections {built.sizes.in_image:,} bytes, base {base_built.sizes.in_image:,}"
+        )
+    try:
+        runner.boot(name)
+    except BootFailure as e:
+        runner.close_sessions(name)
+        verdict = "notice" if e.syscall is not None else "boot_failure"
+        return verdict, runner.explain(e)
+    failures = runner.run_workload(name)
+    notices = [f for f in failures if "pruned syscall" in f]
+    if notices:
+        return "notice", notices[0]
+    if failures:
+        return "workload_step", failures[0]
+    ok, detail = runner.regression(name)
+    if not ok:
+        return "regression", detail
+    lost = lost_syscalls(runner, built.results / "System.map", base_built.results / "System.map")
+    if lost:
+        return "reachable_lost", "now sys_ni_syscall: " + ", ".join(lost[:8])
+    return ACCEPTED, ""
+
+
+def lost_syscalls(runner: Any, system_map: Path, base_map: Path) -> list[str]:
+    """Reachable syscalls the base implements and this build turned into
+    sys_ni_syscall (COND_SYSCALL makes a disabled feature's entries weak
+    aliases of it)."""
+    base = _implemented(runner, base_map)
+    mine = _implemented(runner, system_map)
+    return [label for nr, label in sorted(base.items()) if nr not in mine]
+
+
+def _implemented(runner: Any, system_map: Path) -> dict[int, str]:
+    """Reachable syscall number -> 'name (nr)' for those with a real entry point here."""
+    addresses: dict[str, str] = {}
+    for line in system_map.read_text().splitlines():
+        parts = line.split()
+        if len(parts) == 3:
+            addresses.setdefault(parts[2], parts[0])
+    ni = {addresses.get(NI), addresses.get(PRUNED)} - {None}
+    entries = {e.number: e for e in parse_syscall_table(runner.syscall_table())}
+    out = {}
+    for nr in runner.reachable().numbers:
+        e = entries.get(nr)
+        if e is None or e.entry in (None, NI):
+            continue
+        where = addresses.get(e.entry)
+        if where is not None and where not in ni:
+            out[nr] = f"{e.name} ({nr})"
+    return out
+
+
+def timed_evaluate(
+    runner: Any,
+    name: str,
+    base: str,
+    target_fragments: list[Path],
+    change_label: str,
+    values: list[list[str]],
+    source: str,
+    why: str,
+) -> TrialOutcome:
+    start = time.monotonic()
+    verdict, detail = evaluate(runner, name, base, target_fragments)
+    outcome = TrialOutcome(change_label, values, verdict, detail, source, why)
+    try:
+        built, base_built = runner.built(name), runner.built(base)
+    except KqualError:
+        built = None
+    if built is not None:
+        outcome.linux_axf_bytes = built.axf_bytes
+        outcome.saved_bytes = base_built.axf_bytes - built.axf_bytes
+        mine, theirs = built.sizes.as_dict(), base_built.sizes.as_dict()
+        outcome.saved_sections = {k: theirs[k] - mine.get(k, 0) for k in theirs}
+    outcome.seconds = round(time.monotonic() - start, 1)
+    return outcome
+
+
+def _first_lines(text: str, n: int = 3) -> str:
+    return " | ".join(text.strip().splitlines()[:n])[:600]

@@ -1,0 +1,41 @@
+"""The size_search cycle: one item per trial slot, so xdist spreads the trials.
+
+Slot i runs the i-th proposal (largest expected saving first) on top of the
+search's base; the candidate that derives `search` then combines what passed
+and goes through every candidate test (test_candidates.py) plus the
+from-scratch rebuild of its minimal.config here.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from harness.derive.search import size_search
+from harness.report.results import StepName
+from harness.search.trial import ACCEPTED, VERDICTS
+
+
+def test_trial(cycle_runners, search_slot, record_property):
+    cycle, slot = search_slot
+    search = size_search(cycle_runners[cycle])
+    outcome = search.trial(int(slot.split("-")[1]))
+    if outcome is None:
+        pytest.skip(f"{cycle}: {len(search.proposals())} proposals, none left for {slot}")
+    record_property("change", outcome.label)
+    record_property("verdict", outcome.verdict)
+    record_property("saved_bytes", outcome.saved_bytes)
+    if outcome.verdict == "budget":
+        pytest.skip(f"{cycle}/{slot} ({outcome.label}): the time budget was spent")
+    assert outcome.verdict in VERDICTS
+    if outcome.verdict == ACCEPTED:
+        assert outcome.saved_sections and sum(outcome.saved_sections.values()) > 0, outcome
+    else:
+        assert outcome.detail, f"{outcome.label}: {outcome.verdict} without a reason"
+
+
+def test_minimal_config_reproduces(cycle_runners, search_candidate, record_property):
+    """minimal.config, merged over the target's config in a fresh folder, builds the same image."""
+    cycle, name = search_candidate
+    ok, detail = cycle_runners[cycle].derived_check(name, StepName.REPRODUCE)
+    record_property("reproduced", detail)
+    assert ok, f"{cycle}/{name}: {detail}"

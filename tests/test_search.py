@@ -1,0 +1,262 @@
+"""The size search's parts: knobs, the Makefile map, proposals, the combination."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from harness.core.errors import ConfigError
+from harness.search.change import Change, combined
+from harness.search.footprint import Footprint
+from harness.search.kbuild_map import KbuildMap, prompted_options
+from harness.search.knobs import load_knobs
+from harness.search.proposals import proposals, trace_changes
+from harness.search.search import Budget, SizeSearch
+from harness.search.trial import ACCEPTED, TrialOutcome, lost_syscalls
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+# -- knobs --------------------------------------------------------------------
+def test_the_shipped_knobs_load():
+    changes = load_knobs(ROOT / "configs" / "search" / "knobs.yaml")
+    assert ("LOG_BUF_SHIFT", "12") in changes[0].values
+    assert all(c.why for c in changes)
+    assert len({c.digest for c in changes}) == len(changes)
+
+
+@pytest.mark.parametrize(
+    "body, message, line",
+    [
+        ("  - set: {CONFIG_KALLSYMS: n}\n    why: x\n", "without CONFIG_", 2),
+        ("  - set: {KALLSYMS: no}\n    why: x\n", "write y or n", 2),
+        ("  - set: {}\n    why: x\n", "'set' is empty", 2),
+        ("  - set: {KALLSYMS: n}\n    why: ''\n", "must not be empty", 3),
+        (
+            "  - set: {KALLSYMS: n}\n    why: a\n  - set: {KALLSYMS: n}\n    why: b\n",
+            "already a knob on line 3",
+            4,
+        ),
+        ("  - set: {KALLSYMS: n}\n    why: a\n    expect: 3\n", "unknown key", 4),
+    ],
+)
+def test_bad_knobs_name_file_and_line(write, body, message, line):
+    path = write("knobs.yaml", "# knobs\nknobs:\n" + body)
+    with pytest.raises(ConfigError, match=message) as info:
+        load_knobs(path)
+    assert f"{path}:{line + 1}" in str(info.value)
+
+
+def test_knob_values_become_config_lines(write):
+    path = write("k.yaml", 'knobs:\n  - set: {A: 12, B: n, C: y, D: "x"}\n    why: w\n')
+    (change,) = load_knobs(path)
+    assert change.fragment() == 'CONFIG_A=12\n# CONFIG_B is not set\nCONFIG_C=y\nCONFIG_D="x"\n'
+
+
+# -- which option builds an object ------------------------------------------------
+MAKEFILE = """
+obj-y += always.o
+obj-$(CONFIG_FOO) += foo.o \\
+        foo_extra.o
+obj-$(CONFIG_SUB) += sub/
+bar-y := bar_main.o bar_util.o
+bar-$(CONFIG_BAR_FAST) += bar_fast.o
+obj-$(CONFIG_BAR) += bar.o
+ifeq ($(CONFIG_TIMERS),y)
+obj-y += timers.o
+else
+obj-y += stubs.o
+endif
+ifdef CONFIG_DEBUG
+obj-y += debug.o
+endif
+# obj-$(CONFIG_COMMENTED) += gone.o
+"""
+
+
+def test_makefile_map_finds_the_nearest_option():
+    kmap = KbuildMap()
+    kmap.add_makefile("kernel", MAKEFILE)
+    kmap.add_makefile("kernel/sub", "obj-y += inner.o\nobj-$(CONFIG_INNER) += deep.o\n")
+    got = {
+        o: kmap.option_of(f"kernel/{o}")
+        for o in (
+            "always.o",
+            "foo.o",
+            "foo_extra.o",
+            "bar_main.o",
+            "bar_fast.o",
+            "timers.o",
+            "stubs.o",
+            "debug.o",
+            "sub/inner.o",
+            "sub/deep.o",
+            "gone.o",
+        )
+    }
+    assert got == {
+        "always.o": None,
+        "foo.o": "FOO",
+        "foo_extra.o": "FOO",
+        "bar_main.o": "BAR",  # a part of bar.o, which CONFIG_BAR builds
+        "bar_fast.o": "BAR_FAST",
+        "timers.o": "TIMERS",
+        "stubs.o": None,  # the else branch: built when TIMERS is off
+        "debug.o": "DEBUG",
+        "sub/inner.o": "SUB",  # obj-y in a folder the parent enters with CONFIG_SUB
+        "sub/deep.o": "INNER",
+        "gone.o": None,
+    }
+
+
+def test_makefile_map_on_the_real_tree():
+    tree = next((ROOT / "work" / "src").glob("linux-*/tree"), None)
+    if tree is None:
+        pytest.skip("no extracted kernel tree yet (the cycle tests extract it)")
+    kmap = KbuildMap.from_tree(tree, "arm")
+    assert kmap.option_of("kernel/time/posix-timers.o") == "POSIX_TIMERS"
+    assert kmap.option_of("fs/binfmt_flat.o") == "BINFMT_FLAT"
+    assert kmap.option_of("drivers/leds/led-core.o") == "NEW_LEDS"
+    assert kmap.option_of("kernel/fork.o") is None
+    prompted = prompted_options(tree)
+    assert {"KALLSYMS", "LOG_BUF_SHIFT", "BINFMT_FLAT"} <= prompted
+    assert "ZLIB_INFLATE" not in prompted  # selected by what needs it, never asked
+
+
+# -- proposals -----------------------------------------------------------------------
+def test_trace_changes_keep_only_never_run_prompted_options_that_are_on():
+    fps = {
+        "UNUSED": Footprint("UNUSED", 5000, ["a.o"], 10, []),
+        "RAN": Footprint("RAN", 9000, ["b.o"], 10, ["f"]),
+        "SMALL": Footprint("SMALL", 100, ["c.o"], 1, []),
+        "OFF": Footprint("OFF", 5000, ["d.o"], 3, []),
+        "HIDDEN": Footprint("HIDDEN", 5000, ["e.o"], 3, []),
+        "NEEDED": Footprint("NEEDED", 5000, ["f.o"], 3, []),
+    }
+    config = {"UNUSED": "y", "RAN": "y", "SMALL": "y", "OFF": "n", "HIDDEN": "y", "NEEDED": "y"}
+    prompted = {"UNUSED", "RAN", "SMALL", "OFF", "NEEDED"}
+    got = trace_changes(fps, config, prompted, {"NEEDED": "y"}, 1024)
+    assert [c.values for c in got] == [(("UNUSED", "n"),)]
+    assert got[0].source == "trace" and got[0].expect_bytes == 5000
+
+
+def test_proposals_order_by_expected_bytes_and_skip_what_changes_nothing():
+    knobs = [
+        Change((("A", "12"),), "a", "knob", 100),
+        Change((("B", "n"),), "b", "knob", 900),
+        Change((("C", "n"),), "c", "knob", 50),  # C is already off
+    ]
+    traced = [Change((("B", "n"),), "t", "trace", 5000), Change((("D", "n"),), "d", "trace", 300)]
+    ordered, skipped = proposals(knobs, traced, {"A": "16", "B": "y", "C": "n", "D": "y"})
+    assert [c.values[0][0] for c in ordered] == ["B", "D", "A"]
+    assert ordered[0].source == "knob"  # the knob wins over the same option from the trace
+    assert {c.values[0][0]: why for c, why in skipped} == {
+        "C": "the base already has this value",
+        "B": "overlaps the knob B=n",
+    }
+
+
+def test_combined_values_later_wins():
+    a = Change((("A", "y"), ("B", "n")))
+    b = Change((("B", "y"),))
+    assert combined([a, b]) == (("A", "y"), ("B", "y"))
+    assert Change((("A", "y"), ("B", "n"))).digest == Change((("B", "n"), ("A", "y"))).digest
+
+
+# -- the combination -------------------------------------------------------------
+class _FakeSearch(SizeSearch):
+    """Trials given as outcomes; a combination fails when it holds a bad pair."""
+
+    def __init__(self, outcomes, bad_pairs):
+        self.budget = Budget(len(outcomes))
+        self._given = outcomes
+        self._bad = bad_pairs
+        self._skipped = []
+        self._result = None
+        self.tried = []
+
+    def proposals(self):
+        return [Change(tuple((k, v) for k, v in o.values)) for o in self._given]
+
+    def trial(self, slot):
+        return self._given[slot] if slot < len(self._given) else None
+
+    def _outcome(self, change, name, values):
+        options = {k for k, _ in values}
+        self.tried.append(sorted(options))
+        bad = any(set(p) <= options for p in self._bad)
+        return TrialOutcome(
+            change.label, [list(v) for v in values], "regression" if bad else ACCEPTED
+        )
+
+
+def _accepted(option, saved):
+    return TrialOutcome(f"{option}=n", [[option, "n"]], ACCEPTED, saved_bytes=saved)
+
+
+def test_combination_that_passes_is_built_once():
+    s = _FakeSearch([_accepted("A", 300), _accepted("B", 200), _accepted("C", 100)], [])
+    r = s.result()
+    assert [o.label for o in r.accepted] == ["A=n", "B=n", "C=n"]
+    assert s.tried == [["A", "B", "C"]]
+    assert r.seed and r.seed.startswith("combo-")
+
+
+def test_a_pair_that_fails_together_is_bisected_and_the_smaller_saving_dropped():
+    trials = [_accepted("A", 400), _accepted("B", 300), _accepted("C", 200), _accepted("D", 100)]
+    rejected = TrialOutcome("E=n", [["E", "n"]], "boot_failure", "panic")
+    s = _FakeSearch([*trials, rejected], bad_pairs=[("B", "D")])
+    r = s.result()
+    assert [o.label for o in r.accepted] == ["A=n", "B=n", "C=n"]
+    assert r.failed_together == ["D=n"]
+    assert dict(r.values) == {"A": "n", "B": "n", "C": "n"}
+    # all four, then halves added to what passed; a set tried twice is built once
+    assert s.tried == [["A", "B", "C", "D"], ["A", "B"], ["A", "B", "C"]]
+
+
+def test_nothing_accepted_leaves_the_base_alone():
+    s = _FakeSearch([TrialOutcome("A=n", [["A", "n"]], "no_effect", "olddefconfig kept A=y")], [])
+    r = s.result()
+    assert r.accepted == [] and r.values == () and r.seed is None and s.tried == []
+
+
+def test_budget_limits_the_slots():
+    s = _FakeSearch([_accepted("A", 3), _accepted("B", 2), _accepted("C", 1)], [])
+    s.budget = Budget(2)
+    assert s.slots() == 2
+    assert [o.label for o in s.result().accepted] == ["A=n", "B=n"]
+    assert Budget(1, deadline=0.0).expired() and not Budget(1).expired()
+
+
+# -- reachable syscalls a change turns off -----------------------------------------
+class _Runner:
+    def __init__(self, table, numbers):
+        self._table = table
+        self._numbers = numbers
+
+    def syscall_table(self):
+        return self._table
+
+    def reachable(self):
+        return type("Scan", (), {"numbers": self._numbers})()
+
+
+def test_lost_syscalls_are_the_reachable_ones_the_base_implements(write):
+    table = write(
+        "syscall.tbl",
+        """
+        1 common exit sys_exit
+        2 common timerfd_create sys_timerfd_create
+        3 common futex sys_futex
+        4 common oldcall sys_ni_syscall
+        5 common unreached sys_unreached
+        """,
+    )
+    common = "1000 T sys_ni_syscall\n2000 T sys_exit\n1000 W sys_futex\n"
+    base = write("base.map", common + "3000 T sys_timerfd_create\n3100 T sys_unreached\n")
+    trial = write("trial.map", common + "1000 W sys_timerfd_create\n1000 W sys_unreached\n")
+    runner = _Runner(table, {1, 2, 3, 4})
+    # futex was already sys_ni_syscall in the base: not lost; 5 is not reachable.
+    assert lost_syscalls(runner, trial, base) == ["timerfd_create (2)"]
+    assert lost_syscalls(runner, base, base) == []
