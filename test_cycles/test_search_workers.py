@@ -55,8 +55,7 @@ def _search(tmp: Path, name: str, extra: list[str]) -> dict:
         SELECT,
         "--search-budget",
         BUDGET,
-        "--profile-cache",
-        str(cache_dir() / "profiles"),
+        f"--profile-cache={cache_dir() / 'profiles'}",  # one token: xdist rebases bare paths
         *extra,
     ]
     run = subprocess.run(
@@ -94,7 +93,7 @@ def test_two_socket_workers_give_the_serial_result(tmp_path):
             for port, folder in zip(ports, folders, strict=True)
             for a in ("--tx", f"socket=127.0.0.1:{port}//chdir={folder}")
         ]
-        rsync = [a for p in PROJECT for a in ("--rsyncdir", str(ROOT / p))]
+        rsync = [f"--rsyncdir={ROOT / p}" for p in PROJECT]
         workers = _search(tmp_path, "sockets", [*tx, *rsync, "--dist", "load"])
     finally:
         for s in servers:

@@ -625,7 +625,76 @@ FRAGMENTS = [
     ),
 ]
 
-CASES = TARGET + CYCLES + WORKLOAD + TRACE + KEEP + OPTIONS + FRAGMENTS
+SEARCH = [
+    Case(
+        "search-unknown-key",
+        "cycles.yaml",
+        sub("      trials: 32", "      trails: 32"),
+        "unknown key 'cycles.size_search.search.trails'",
+        "cycles.yaml",
+    ),
+    Case(
+        "search-from-unknown",
+        "cycles.yaml",
+        sub("      from: syscall-prune\n      knobs", "      from: syscal-prune\n      knobs"),
+        "search from 'syscal-prune', which is not one of its candidates",
+        "cycles.yaml",
+    ),
+    Case(
+        "search-trials-zero",
+        "cycles.yaml",
+        sub("      trials: 32", "      trials: 0"),
+        "'cycles.size_search.search.trials' must be at least 1",
+        "cycles.yaml",
+    ),
+    Case(
+        "search-knobs-missing",
+        "cycles.yaml",
+        sub("knobs.yaml", "knobz.yaml"),
+        "knobs file .*knobz.yaml not found",
+        "cycles.yaml",
+    ),
+    Case(
+        "search-derived-without-section",
+        "cycles.yaml",
+        sub(
+            "    search:\n      from: syscall-prune\n",
+            "    serch_off:\n      from: syscall-prune\n",
+        ),
+        "unknown key 'cycles.size_search.serch_off'",
+        "cycles.yaml",
+    ),
+    Case(
+        "knobs-malformed",
+        "search/knobs.yaml",
+        sub("knobs:\n", "knobs:\n\t- x\n"),
+        "malformed YAML",
+        "knobs.yaml",
+    ),
+    Case(
+        "knobs-unknown-option",
+        "search/knobs.yaml",
+        sub("{KALLSYMS: n}", "{KALLSYM: n}"),
+        "KALLSYM is no Kconfig option of this kernel",
+        "knobs.yaml",
+    ),
+    Case(
+        "knobs-boolean-value",
+        "search/knobs.yaml",
+        sub("{KALLSYMS: n}", "{KALLSYMS: no}"),
+        "write y or n",
+        "knobs.yaml",
+    ),
+    Case(
+        "knobs-config-prefix",
+        "search/knobs.yaml",
+        sub("{KALLSYMS: n}", "{CONFIG_KALLSYMS: n}"),
+        "without CONFIG_",
+        "knobs.yaml",
+    ),
+]
+
+CASES = TARGET + CYCLES + WORKLOAD + TRACE + KEEP + OPTIONS + FRAGMENTS + SEARCH
 
 
 def test_the_corpus_is_large_enough():
@@ -734,6 +803,9 @@ def pytest_run(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
         (["--icount-boots", "x"], "argument --icount-boots: 'x' is not a whole number"),
         (["--keep-syscall", "opne"], "'opne' is not a syscall name or number"),
         (["--workload", "nosuch.txt"], "nosuch.txt: workload file not found"),
+        (["--search-budget", "0"], "'0': give trials (12), minutes (30m) or both (12,30m)"),
+        (["--search-budget", "ten"], "'ten': give trials (12), minutes (30m) or both (12,30m)"),
+        (["--search-budget=-5m"], "'-5m': give trials (12), minutes (30m) or both (12,30m)"),
     ],
 )
 def test_pytest_says_usage_error_without_traceback(tmp_path, args, message):

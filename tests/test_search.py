@@ -260,3 +260,67 @@ def test_lost_syscalls_are_the_reachable_ones_the_base_implements(write):
     # futex was already sys_ni_syscall in the base: not lost; 5 is not reachable.
     assert lost_syscalls(runner, trial, base) == ["timerfd_create (2)"]
     assert lost_syscalls(runner, base, base) == []
+
+
+# -- resuming -------------------------------------------------------------------
+class _CachedSearch(SizeSearch):
+    """The real outcome cache and locks, in a temporary folder; evaluation stubbed."""
+
+    def __init__(self, folder, changes, evaluate):
+        self._folder = folder
+        self.budget = Budget(len(changes))
+        self._proposals = changes
+        self._skipped = []
+        self._result = None
+        self.cycle = type("Cycle", (), {"name": "size_search", "extra": []})()
+        self.spec = type("Spec", (), {"base": "base"})()
+        target = type("Target", (), {"fragment_paths": []})()
+        self.runner = type("Runner", (), {"env": type("Env", (), {"target": target})()})()
+        self._evaluate = evaluate
+
+    def folder(self):
+        return self._folder
+
+    def _declare(self, name, values):
+        pass
+
+
+def test_an_interrupted_search_resumes_and_a_rerun_evaluates_nothing(tmp_path, monkeypatch):
+    import harness.search.search as search_mod
+
+    changes = [Change(((o, "n"),), o) for o in ("A", "B", "C")]
+    ran: list[str] = []
+
+    def evaluate(runner, name, base, frags, label, values, source, why):
+        if label == "B=n" and not ran.count("interrupted"):
+            ran.append("interrupted")
+            raise KeyboardInterrupt  # the session is stopped in the middle of trial B
+        ran.append(label)
+        return TrialOutcome(label, values, ACCEPTED, saved_bytes=10, saved_sections={"text": 10})
+
+    monkeypatch.setattr(search_mod, "timed_evaluate", evaluate)
+    first = _CachedSearch(tmp_path, changes, evaluate)
+    assert first.trial(0).label == "A=n"
+    with pytest.raises(KeyboardInterrupt):
+        first.trial(1)
+    assert ran == ["A=n", "interrupted"]
+    assert sorted(p.name for p in tmp_path.glob("*.json")) == [f"trial-{changes[0].slug}.json"]
+
+    again = _CachedSearch(tmp_path, changes, evaluate)  # a new session
+    assert [again.trial(i).verdict for i in range(3)] == [ACCEPTED] * 3
+    assert ran == ["A=n", "interrupted", "B=n", "C=n"]  # A came from the cache
+
+    rerun = _CachedSearch(tmp_path, changes, evaluate)
+    assert [rerun.trial(i).label for i in range(3)] == ["A=n", "B=n", "C=n"]
+    assert ran == ["A=n", "interrupted", "B=n", "C=n"]  # nothing evaluated again
+
+
+def test_a_spent_time_budget_runs_no_new_trial_and_caches_nothing(tmp_path, monkeypatch):
+    import harness.search.search as search_mod
+
+    monkeypatch.setattr(search_mod, "timed_evaluate", lambda *a: pytest.fail("evaluated"))
+    s = _CachedSearch(tmp_path, [Change((("A", "n"),), "a")], None)
+    s.budget = Budget(1, deadline=0.0)
+    outcome = s.trial(0)
+    assert outcome.verdict == "budget"
+    assert not list(tmp_path.glob("*.json"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,7 +38,9 @@ def _value(path: Path, line: int | None, option: str, value: Any) -> str:
     raise ConfigError(path, line, f"{option}: value {value!r} is not y, n, a number or a string")
 
 
-def load_knobs(path: Path) -> list[Change]:
+def load_knobs(path: Path, symbols: Collection[str] | None = None) -> list[Change]:
+    """The knobs as changes; with `symbols` (the kernel's Kconfig symbols), a
+    misspelt option is an error here rather than a trial that does nothing."""
     data = load_yaml(path)
     if not isinstance(data, dict) or "knobs" not in data:
         raise ConfigError(path, getattr(data, "line", None), "expected a mapping with 'knobs:'")
@@ -54,6 +57,13 @@ def load_knobs(path: Path) -> list[Change]:
             if not isinstance(option, str) or not valid_option(option):
                 raise ConfigError(
                     path, line, f"option {option!r}: write it without CONFIG_, in capitals"
+                )
+            if symbols is not None and option not in symbols:
+                raise ConfigError(
+                    path,
+                    line,
+                    f"{option} is no Kconfig option of this kernel "
+                    "(check the spelling: 'make menuconfig' finds options with /)",
                 )
             values.append((option, _value(path, line, option, value)))
         change = Change(tuple(values), knob.why, "knob", knob.expect_bytes)

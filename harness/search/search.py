@@ -81,6 +81,7 @@ class SizeSearch:
         self._proposals: list[Change] | None = None
         self._skipped: list[tuple[Change, str]] = []
         self._result: SearchResult | None = None
+        self._folder: Path | None = None
 
     @property
     def base(self) -> str:
@@ -88,6 +89,13 @@ class SizeSearch:
 
     # -- where outcomes live ----------------------------------------------
     def folder(self) -> Path:
+        """Where this search's outcomes live; worked out once per process."""
+        if getattr(self, "_folder", None) is None:
+            self._folder = self._key_folder()
+        assert self._folder is not None
+        return self._folder
+
+    def _key_folder(self) -> Path:
         base = self.runner.built(self.base)
         key = (
             Fingerprint()

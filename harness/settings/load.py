@@ -20,6 +20,7 @@ from ..core.runner import require_tool
 from ..derive.config_trim import load_rules
 from ..derive.syscall_prune import load_keep, resolve_names
 from ..derive.syscall_table import parse_syscall_table
+from ..search.knobs import load_knobs
 from ..trace.collect import Selector, check_debug_items, load_selectors
 from .cycles import CycleDef, load_cycles
 from .target import Target, load_target, qemu_debug_items
@@ -67,6 +68,8 @@ def load_settings(
     for cycle in cycles.values():
         load_keep(resolve(cycle.syscall_keep), entries)
         load_rules(resolve(cycle.trim_rules))
+        if cycle.search is not None:
+            load_knobs(resolve(cycle.search.knobs), facts.symbols)
     _check_fragments(target, cycles, facts.symbols)
     for folder in (target.kernel_patches, target.musl_patches):
         series(folder)
