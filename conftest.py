@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from harness.build.candidate import CandidateSpec, build_candidate
-from harness.core.errors import KqualError
+from harness.core.errors import CandidateSkipped, KqualError
 from harness.core.paths import cache_dir, resolve
 from harness.core.progress import set_writer
 from harness.cycle_run import CycleRunner, Environment
@@ -325,6 +325,16 @@ def _junit_report(config: pytest.Config):
     """The --junitxml report, found among the registered plugins (no private import)."""
     plugins = config.pluginmanager.get_plugins()
     return next((p for p in plugins if hasattr(p, "add_global_property")), None)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    """A candidate a derivation chose not to build is skipped, with its reason."""
+    report = yield
+    if call.excinfo is not None and call.excinfo.errisinstance(CandidateSkipped):
+        report.outcome = "skipped"
+        report.longrepr = (str(item.path), item.location[1] or 0, f"Skipped: {call.excinfo.value}")
+    return report
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:

@@ -19,6 +19,7 @@ from .boot.qualify import BootReport, icount_boot, qualify_boot
 from .build.candidate import BuiltCandidate, CandidateSpec, build_candidate
 from .build.kernel_source import prepare_source
 from .build.userspace import Userspace, build_userspace, write_initramfs
+from .core.errors import CandidateSkipped
 from .core.paths import cache_dir, resolve, work_dir
 from .core.publish import write_atomic
 from .derive.reachable import reachable_syscalls
@@ -68,6 +69,7 @@ class CycleRunner:
     def spec(self, name: str) -> CandidateSpec:
         fragments: list[Path] = []
         make_extra: list[str] = []
+        text_order = ""
         chain = self.cycle.chain(name)
         me = chain[-1]
         seed = self.build_name(me.base) if me.base else None
@@ -77,6 +79,7 @@ class CycleRunner:
                 given = d.contribute(self)
                 fragments += given.fragments
                 make_extra += given.make_extra
+                text_order = given.text_order or text_order
                 if c is me and given.seed:
                     seed = self.build_name(given.seed)
         return CandidateSpec(
@@ -86,6 +89,7 @@ class CycleRunner:
             make_extra=make_extra,
             seed=seed,
             build_name=self.build_name(name),
+            text_order=text_order,
         )
 
     def syscall_table(self) -> Path:
@@ -122,9 +126,12 @@ class CycleRunner:
                 parent = self.cycle.candidate(name).base
                 if parent is not None:
                     self.built(parent)  # its build folder seeds this one: it must be done
+                self._skip_if_asked(name)
                 spec = self.spec(name)
                 self._built[name] = build_candidate(self.env.target, spec)
                 self._record_derivation(name)
+            except CandidateSkipped as e:
+                self._built[name] = e
             except BaseException as e:  # noqa: BLE001 - re-raised below and on every later ask
                 self._built[name] = e
                 record_step(
@@ -139,6 +146,15 @@ class CycleRunner:
         if isinstance(got, BaseException):
             raise got
         return got
+
+    def _skip_if_asked(self, name: str) -> None:
+        for d in self.cycle.derivations(name):
+            why = d.skip(self)
+            if why:
+                update_result(
+                    self.results(name), skipped=why, candidate=name, cycle=self.cycle.name
+                )
+                raise CandidateSkipped(f"{self.cycle.name}/{name} not built: {why}")
 
     def forget(self, name: str) -> None:
         """Build `name` afresh next time it is asked for (its definition changed)."""
@@ -170,6 +186,17 @@ class CycleRunner:
             self.env.selectors[selector],
             self.env.cache,
         )
+
+    def locality(self, name: str) -> dict[str, int]:
+        """The candidate's code locality from its trace under the cycle's locality
+        selector (traced once, then from the profile cache), into its record."""
+        selector = self.cycle.locality_selector
+        if selector is None:
+            raise KeyError(f"cycle {self.cycle.name} measures no locality (locality_selector)")
+        data = json.loads(self.profile(name, selector).file("profile.json").read_text())
+        loc = data.get("locality") or {}
+        update_result(self.results(name), locality=loc)
+        return loc
 
     def live(self, name: str) -> QemuSession:
         """The candidate's machine left up by boot(), or a fresh one."""

@@ -290,3 +290,31 @@ def test_qualified_in_run_1_failing_in_run_2_is_not_selected(tmp_path, monkeypat
     }
     assert run("run-3", True, False)["prune"] == "failed_workload"
     assert json.loads((root / "prune" / "result.json").read_text())["run_id"] == "run-3"
+
+
+def test_a_tie_in_size_and_time_goes_to_the_better_locality(tmp_path):
+    same = {"linux_axf_bytes": 200, "guest_shell_ready_ms": 59.0}
+    write_results(
+        tmp_path,
+        baseline=GOOD | {"linux_axf_bytes": 300},
+        trim=GOOD | same | {"locality": {"text_pages": 90, "hot90_pages": 60, "hot90_lines": 900}},
+        prune=GOOD | same | {"locality": {"text_pages": 90, "hot90_pages": 24, "hot90_lines": 700}},
+    )
+    assert reasons(tmp_path)["prune"] == "selected"
+    summary = write_summary(CYCLE, tmp_path, RUN)
+    text = render(summary)
+    assert "hot90_pages" in text and "guest time stays the regression gate" in text
+    assert summary["candidates"]["prune"]["locality"]["hot90_pages"] == 24
+
+
+def test_a_skipped_candidate_is_decided_with_its_reason_and_does_not_block(tmp_path):
+    write_results(
+        tmp_path,
+        baseline=GOOD | {"linux_axf_bytes": 300},
+        trim=GOOD | {"linux_axf_bytes": 200},
+        prune={"run_id": RUN, "skipped": "not_concentrated: top32 12% (needs 30%)"},
+    )
+    d = decisions(tmp_path)
+    assert (d["prune"].reason, d["prune"].detail) == ("not_concentrated", "top32 12% (needs 30%)")
+    summary = write_summary(CYCLE, tmp_path, RUN)
+    assert summary is not None and summary["selected"] == "trim"

@@ -37,6 +37,7 @@ class CandidateSpec:
     make_extra: list[str] = field(default_factory=list)
     seed: str | None = None  # build folder name of the candidate it derives from
     build_name: str | None = None  # build folder name; defaults to `name`
+    text_order: str = ""  # linker-script lines placing .text.<fn> sections first
 
 
 @dataclass
@@ -77,6 +78,7 @@ def build_candidate(target: Target, spec: CandidateSpec) -> BuiltCandidate:
                 spec.name,
                 make_extra=spec.make_extra,
                 seed=build_folder(target, spec.seed) if spec.seed else None,
+                text_order=spec.text_order,
             )
         finally:
             if log.exists():

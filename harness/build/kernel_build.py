@@ -80,6 +80,7 @@ def kernel_fingerprint(
     fragments: list[Path],
     initramfs: Fingerprint,
     make_extra: list[str],
+    text_order: str = "",
 ) -> Fingerprint:
     fp = Fingerprint()
     fp.add("source", source.fingerprint)
@@ -88,10 +89,27 @@ def kernel_fingerprint(
         fp.add_file(f"fragment{i}:{frag.name}", frag)
     fp.add("initramfs", initramfs)
     fp.add_text("make-extra", " ".join(make_extra))
+    if text_order:  # only ordered builds carry it: the others keep their keys
+        fp.add_text("text-order", text_order)
     fp.parts["tool:gcc"] = Fingerprint().add_tool(target.toolchain_prefix + "gcc").digest
     fp.parts["tool:ld"] = Fingerprint().add_tool(target.toolchain_prefix + "ld").digest
     fp.add_code("build.kernel_build")
     return fp
+
+
+TEXT_ORDER = "kqual-text-order.lds"  # included by TEXT_TEXT (patches/linux/0002-...)
+
+
+def _write_text_order(folder: Path, text_order: str) -> None:
+    """The linker-script list of .text.<fn> sections placed first, in every build
+    (empty when there is none). kbuild does not know the linker script includes
+    it, so a new list removes vmlinux: the link runs again and nothing recompiles."""
+    path = folder / TEXT_ORDER
+    text = text_order or "/* kqual: no text order for this build */\n"
+    if path.exists() and path.read_text() == text:
+        return
+    path.write_text(text)
+    (folder / "vmlinux").unlink(missing_ok=True)
 
 
 def build_kernel(
@@ -105,6 +123,7 @@ def build_kernel(
     label: str,
     make_extra: list[str] | None = None,
     seed: Path | None = None,
+    text_order: str = "",
 ) -> KernelBuild:
     """Build Image, vmlinux and the DTB in `folder`; skip when up to date.
 
@@ -112,7 +131,7 @@ def build_kernel(
     folder copied first, so a derived candidate rebuilds incrementally.
     """
     make_extra = list(make_extra or [])
-    fp = kernel_fingerprint(target, source, fragments, initramfs_fp, make_extra)
+    fp = kernel_fingerprint(target, source, fragments, initramfs_fp, make_extra, text_order)
     dtb = folder / "arch" / "arm" / "boot" / "dts" / target.kernel.dtb
     image = folder / "arch" / "arm" / "boot" / "Image"
     result = KernelBuild(
@@ -138,6 +157,7 @@ def build_kernel(
     folder.mkdir(parents=True, exist_ok=True)
     log.unlink(missing_ok=True)
 
+    _write_text_order(folder, text_order)
     generated = folder / "kqual-initramfs.config"
     generated.write_text(f'CONFIG_INITRAMFS_SOURCE="{initramfs_list}"\n')
     all_fragments = [*fragments, generated]

@@ -47,3 +47,7 @@ class StepError(KqualError):
         if tail:
             parts.append("last lines of the log:\n" + tail)
         super().__init__("\n".join(parts))
+
+
+class CandidateSkipped(KqualError):
+    """A derivation decided the candidate is not worth building ("code: why")."""

@@ -31,6 +31,7 @@ class Contribution:
     # Another candidate whose finished build folder this one starts from (default:
     # its parent's), when that one is closer to what this candidate builds.
     seed: str | None = None
+    text_order: str = ""  # linker-script lines placing .text.<fn> sections first
 
 
 class Context(Protocol):
@@ -82,6 +83,10 @@ class Derivation:
     def check(self, ctx: Context, candidate: str, step: StepName) -> tuple[bool, str, dict]:
         """One of its extra steps: (ok, detail, facts)."""
         raise NotImplementedError(f"derivation {self.name} has no step {step.value}")
+
+    def skip(self, ctx: Context) -> str | None:
+        """Why its candidates are not built at all, as "code: detail", or None."""
+        return None
 
     def risk(self, record: Any) -> str | None:
         """Why a candidate that passed every step is still not safe to ship, or None."""

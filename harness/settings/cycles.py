@@ -67,6 +67,8 @@ class CycleDef:
     # they point at sys_ni_syscall and fail silently.
     pruned_notice: bool = True
     search: SearchDef | None = None
+    # Trace every candidate with this selector and record its code locality.
+    locality_selector: str | None = None
     name: str = ""
     # Candidates made while the cycle runs (search trials): built and qualified
     # like the others, but not among the candidates the cycle selects from.
@@ -133,7 +135,9 @@ def load_cycles(
                     item_lines[i],
                     f"cycle '{name}': candidate '{n}' already declared on line {first}",
                 )
-        for key in ("selector", "trim_selector"):
+        for key in ("selector", "trim_selector", "locality_selector"):
+            if getattr(cycle, key) is None:
+                continue
             if selectors is not None and getattr(cycle, key) not in selectors:
                 raise ConfigError(
                     path,
@@ -236,6 +240,8 @@ def candidate_params(cycles: dict[str, CycleDef]) -> dict[str, list[tuple[str, s
     for cycle in cycles.values():
         for c in cycle.candidates:
             names = ["candidate"] + (["derived_candidate"] if c.name != cycle.baseline else [])
+            if cycle.locality_selector:
+                names.append("locality_candidate")
             for d in cycle.derivations(c.name):
                 names += [p for p in d.params() if p not in names]
             for p in names:
