@@ -17,3 +17,32 @@ def test_locality(cycle_runners, locality_candidate, record_property):
     assert loc["text_pages"] > 0, f"{cycle}/{name}: no kernel .text ran in the trace"
     assert loc["hot90_pages"] <= loc["text_pages"]
     assert loc["hot90_pages"] <= loc["hot90_lines"] <= loc["text_pages"] * 128
+
+
+def test_hot_order_places_its_functions_first_and_packs_the_hot_code(cycle_runners, target):
+    """The layout mechanism end to end, whatever the concentration rule decides for
+    the cycle: syscall-prune plus hot.order, linked, checked, and measured."""
+    from harness.derive.registry import make
+    from harness.settings.cycles import CandidateDef
+
+    runner = cycle_runners["pgo"]
+    name = "order-hot-unconditional"
+    if not any(c.name == name for c in runner.cycle.extra):
+        c = CandidateDef(name=name, base="syscall-prune")
+        c.derivations = [
+            make(
+                {"order": {"list": "hot", "selector": "locality", "require_concentration": False}},
+                None,
+                None,
+                name,
+            )
+        ]
+        runner.cycle.extra.append(c)
+    built, base = runner.built(name), runner.built("syscall-prune")
+    placement = (built.results / "placement.txt").read_text()
+    listed = (built.results / "hot.order").read_text().split()
+    assert listed and f"listed {len(listed)}, placed " in placement
+    ordered = runner.locality(name)
+    plain = runner.locality("syscall-prune")
+    assert ordered["hot90_pages"] < plain["hot90_pages"], (ordered, plain)
+    assert built.axf_bytes <= base.axf_bytes * 1.01

@@ -28,7 +28,7 @@ LISTS = ("hot", "full")
 @register
 class Order(Derivation):
     name = "order"
-    options = {"list": str, "selector": str}
+    options = {"list": str, "selector": str, "require_concentration": bool}
 
     def __init__(self, **opts: Any) -> None:
         super().__init__(**opts)
@@ -54,6 +54,8 @@ class Order(Derivation):
         return [n for n in text.split() if n]
 
     def skip(self, ctx: Context) -> str | None:
+        if not self.opts.get("require_concentration", True):
+            return None
         data = json.loads(self._profile(ctx).file("profile.json").read_text())
         if concentrated(data["concentration"]):
             return None

@@ -96,7 +96,7 @@ def analyze(raw: RawTrace, symtab: SymbolTable, names: dict[int, str]) -> Profil
         first_seen=first_seen,
         concentration=concentration,
         layout_recommended=concentrated(concentration),
-        hot=[n for n in first_seen if n in hot_names],
+        hot=[n for n, _ in ranked if n in hot_names],  # hottest first: fewest pages hold most
         locality=locality(raw, symtab),
     )
 

@@ -29,6 +29,9 @@ DEFAULT_SELECTORS = ROOT / "configs" / "trace.yaml"
 class Selector:
     debug: str
     dfilter_symbol: str | None = None
+    # Under -icount shift=0,sleep=off: idle time costs no blocks, so the counts do
+    # not depend on how busy the host was (the same image gives the same trace).
+    icount: bool = False
 
 
 @dataclass
@@ -72,7 +75,9 @@ def qemu_options(selector: Selector, symtab: SymbolTable, trace: Path) -> QemuOp
     if selector.dfilter_symbol:
         start = symtab.address(selector.dfilter_symbol)
         dfilter = f"{start:#x}..{start + 1:#x}"
-    return QemuOptions(debug=selector.debug, debug_file=trace, dfilter=dfilter)
+    return QemuOptions(
+        debug=selector.debug, debug_file=trace, dfilter=dfilter, icount=selector.icount
+    )
 
 
 def collect_trace(
