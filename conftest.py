@@ -98,6 +98,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="keep this syscall in pruned tables (repeatable)",
     )
     g.addoption(
+        "--cycles",
+        default="configs/cycles.yaml",
+        metavar="FILE",
+        help="the cycles file (default configs/cycles.yaml)",
+    )
+    g.addoption(
         "--search-budget",
         type=_search_budget,
         default=None,
@@ -142,6 +148,7 @@ def pytest_configure(config: pytest.Config) -> None:
             config.getoption("--keep-syscall"),
             config.getoption("--boots"),
             config.getoption("--icount-boots"),
+            cycles_path=resolve(config.getoption("--cycles")),
         )
     except KqualError as e:
         raise pytest.UsageError(str(e)) from None

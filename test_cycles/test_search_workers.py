@@ -25,7 +25,8 @@ import pytest
 from harness.core.paths import ROOT, cache_dir, work_dir
 
 BUDGET = "2"
-SELECT = "size_search and (test_trial or test_builds)"
+CYCLE = "size_search_workers"  # its own build folders: the main run's stay as they are
+SELECT = f"{CYCLE} and (test_trial or test_builds)"
 PROJECT = ("harness", "configs", "patches", "test_cycles", "conftest.py", "pyproject.toml")
 
 
@@ -43,6 +44,17 @@ def _env(tmp: Path, name: str) -> dict[str, str]:
     return env
 
 
+def _cycles_file(tmp: Path) -> Path:
+    """configs/cycles.yaml's size_search cycle alone, under another name, paths absolute."""
+    import yaml
+
+    data = yaml.safe_load((ROOT / "configs" / "cycles.yaml").read_text())
+    text = yaml.safe_dump({"cycles": {CYCLE: data["cycles"]["size_search"]}}, sort_keys=False)
+    path = tmp / "cycles.yaml"
+    path.write_text(text.replace("configs/", f"{ROOT}/configs/"))
+    return path
+
+
 def _search(tmp: Path, name: str, extra: list[str]) -> dict:
     args = [
         sys.executable,
@@ -56,13 +68,14 @@ def _search(tmp: Path, name: str, extra: list[str]) -> dict:
         "--search-budget",
         BUDGET,
         f"--profile-cache={cache_dir() / 'profiles'}",  # one token: xdist rebases bare paths
+        f"--cycles={_cycles_file(tmp)}",
         *extra,
     ]
     run = subprocess.run(
         args, cwd=ROOT, env=_env(tmp, name), capture_output=True, text=True, timeout=3000
     )
     assert run.returncode == 0, f"{name} search failed:\n{run.stdout[-3000:]}\n{run.stderr[-2000:]}"
-    found = list((tmp / f"results-{name}").glob("*/size_search/search.json"))
+    found = list((tmp / f"results-{name}").glob(f"*/{CYCLE}/search.json"))
     assert len(found) == 1, f"{name}: no search.json written\n{run.stdout[-2000:]}"
     return json.loads(found[0].read_text())
 

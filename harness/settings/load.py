@@ -45,10 +45,11 @@ def load_settings(
     boots: int | None = None,
     icount_boots: int = 1,
     configs: Path = ROOT / "configs",
+    cycles_path: Path | None = None,
 ) -> Settings:
     """Read and cross-check target, cycles, workload, selectors, keep lists and options.
 
-    `configs` holds cycles.yaml and trace.yaml.
+    `configs` holds cycles.yaml and trace.yaml; `cycles_path` names another cycles file.
     """
     if boots is not None and boots < 1:
         raise ConfigError("--boots", None, f"must be at least 1, not {boots}")
@@ -59,7 +60,7 @@ def load_settings(
     load_spec(target.initramfs_spec)
     selectors = load_selectors(configs / "trace.yaml")
     check_debug_items(selectors, configs / "trace.yaml", qemu_debug_items(target.qemu.binary))
-    cycles = load_cycles(configs / "cycles.yaml", selectors=selectors)
+    cycles = load_cycles(cycles_path or configs / "cycles.yaml", selectors=selectors)
     workload = load_workload(workload_path)
     extra = list(keep_extra or [])
     facts = source_facts(target)
