@@ -229,7 +229,16 @@ def test_non_hex_pc_field_is_not_a_block(trace_file):
     assert raw.pc_hits == {FOO: 2}
 
 
-def test_a_worker_error_reaches_the_caller(trace_file, monkeypatch):
+def _fail_on_purpose():
+    raise TraceError("worker failed on purpose")
+
+
+@pytest.mark.parametrize(
+    "in_child, message",
+    [(_fail_on_purpose, "worker failed on purpose"), (lambda: os._exit(3), "worker died")],
+    ids=["raises", "dies"],
+)
+def test_a_worker_that_fails_or_dies_is_an_error_here(trace_file, monkeypatch, in_child, message):
     import harness.trace.parser as tp
 
     monkeypatch.setattr(tp, "CHUNK", 300)
@@ -238,30 +247,11 @@ def test_a_worker_error_reaches_the_caller(trace_file, monkeypatch):
     real_scan = tp._scan
     parent = os.getpid()
 
-    def scan_failing_in_child(*args):
+    def scan(*args):
         if os.getpid() != parent:
-            raise TraceError("worker failed on purpose")
+            in_child()
         return real_scan(*args)
 
-    monkeypatch.setattr(tp, "_scan", scan_failing_in_child)
-    with pytest.raises(TraceError, match="worker failed on purpose"):
-        parse_trace(path, SWI, jobs=2)
-
-
-def test_a_worker_that_dies_is_an_error(trace_file, monkeypatch):
-    import harness.trace.parser as tp
-
-    monkeypatch.setattr(tp, "CHUNK", 300)
-    monkeypatch.setattr(tp, "PARALLEL_MIN", 0)
-    path = trace_file("".join(trace_line(FOO) + dump(FOO, 1) for _ in range(50)))
-    real_scan = tp._scan
-    parent = os.getpid()
-
-    def scan_dying_in_child(*args):
-        if os.getpid() != parent:
-            os._exit(3)
-        return real_scan(*args)
-
-    monkeypatch.setattr(tp, "_scan", scan_dying_in_child)
-    with pytest.raises(TraceError, match="worker died"):
+    monkeypatch.setattr(tp, "_scan", scan)
+    with pytest.raises(TraceError, match=message):
         parse_trace(path, SWI, jobs=2)
