@@ -110,10 +110,12 @@ def test_makefile_map_finds_the_nearest_option():
     }
 
 
-def test_makefile_map_on_the_real_tree():
-    tree = next((ROOT / "work" / "src").glob("linux-*/tree"), None)
-    if tree is None:
-        pytest.skip("no extracted kernel tree yet (the cycle tests extract it)")
+def test_makefile_map_on_the_real_tree(tmp_path):
+    from harness.build.kernel_source import prepare_source
+    from harness.settings.target import load_target
+
+    target = load_target(ROOT / "configs" / "targets" / "an385.yaml")
+    tree = prepare_source(target, tmp_path).tree  # extracted once, shared with the cycles
     kmap = KbuildMap.from_tree(tree, "arm")
     assert kmap.option_of("kernel/time/posix-timers.o") == "POSIX_TIMERS"
     assert kmap.option_of("fs/binfmt_flat.o") == "BINFMT_FLAT"
