@@ -38,6 +38,8 @@ def report(argv: list[str]) -> int:
         print(f"error: {root} is not a results folder", file=sys.stderr)
         return 2
     cycles = load_cycles(args.cycles)
+    if root.name in cycles and not args.cycle:  # a cycle's own folder was given
+        root, args.cycle = root.parent, root.name
     if args.cycle and args.cycle not in cycles:
         print(f"error: no cycle '{args.cycle}' in {args.cycles}", file=sys.stderr)
         return 2

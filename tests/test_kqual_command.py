@@ -65,6 +65,9 @@ def test_report_renders_again_from_the_records(tmp_path, write, capsys):
     out = capsys.readouterr().out
     assert "cycle c: selected small (baseline base)" in out
     assert not (tmp_path / "results" / "c" / "selected").exists()  # renders, never selects
+    # a cycle's own folder works too
+    assert main(["report", str(tmp_path / "results" / "c"), "--cycles", str(cycles)]) == 0
+    assert "cycle c: selected small (baseline base)" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("args", [["report", "/nonexistent"], ["syscalls", "/nonexistent"]])
