@@ -255,3 +255,13 @@ def test_a_worker_that_fails_or_dies_is_an_error_here(trace_file, monkeypatch, i
     monkeypatch.setattr(tp, "_scan", scan)
     with pytest.raises(TraceError, match=message):
         parse_trace(path, SWI, jobs=2)
+
+
+def test_a_pc_field_of_another_width_is_read_too(trace_file):
+    """8 and 16 digits are QEMU's; any other fixed width takes the general path."""
+    text = "".join(
+        trace_line(pc).replace(f"/{pc:08x}/", f"/{pc:012x}/") + dump(pc, 1)
+        for pc in (FOO, BAR, FOO)
+    )
+    raw = parse_trace(trace_file(text), SWI)
+    assert raw.pc_hits == {FOO: 2, BAR: 1}

@@ -293,7 +293,7 @@ def test_an_interrupted_search_resumes_and_a_rerun_evaluates_nothing(tmp_path, m
     changes = [Change(((o, "n"),), o) for o in ("A", "B", "C")]
     ran: list[str] = []
 
-    def evaluate(runner, name, base, frags, label, values, source, why):
+    def evaluate(runner, name, base, label, values, source, why):
         if label == "B=n" and not ran.count("interrupted"):
             ran.append("interrupted")
             raise KeyboardInterrupt  # the session is stopped in the middle of trial B

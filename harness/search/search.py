@@ -32,6 +32,7 @@ from ..core.paths import cache_dir, resolve
 from ..core.progress import say
 from ..core.publish import write_atomic
 from ..settings.cycles import CandidateDef
+from ..trace.symbols import SymbolTable
 from .change import Change, combined
 from .footprint import footprints
 from .kbuild_map import KbuildMap, prompted_options
@@ -90,9 +91,8 @@ class SizeSearch:
     # -- where outcomes live ----------------------------------------------
     def folder(self) -> Path:
         """Where this search's outcomes live; worked out once per process."""
-        if getattr(self, "_folder", None) is None:
+        if self._folder is None:
             self._folder = self._key_folder()
-        assert self._folder is not None
         return self._folder
 
     def _key_folder(self) -> Path:
@@ -147,8 +147,6 @@ class SizeSearch:
         )
         entry = self.runner.profile(self.cycle.baseline, self.spec.selector)
         hits = json.loads(entry.file("profile.json").read_text())["symbols"]
-        from ..trace.symbols import SymbolTable
-
         fps = footprints(
             build_folder(target, self.runner.build_name(self.base)),
             KbuildMap.from_tree(source.tree, target.kernel.arch),
@@ -170,7 +168,7 @@ class SizeSearch:
     def trial(self, slot: int) -> TrialOutcome | None:
         """The outcome of trial `slot`: cached, run here, or `budget`; None past the list."""
         props = self.proposals()
-        if slot >= min(self.budget.trials, len(props)):
+        if slot >= self.slots():
             return None
         return self._outcome(props[slot], f"trial-{props[slot].slug}", props[slot].values)
 
@@ -198,7 +196,6 @@ class SizeSearch:
                 self.runner,
                 name,
                 self.base,
-                self.runner.env.target.fragment_paths,
                 change.label,
                 _pairs(values),
                 change.source,

@@ -63,7 +63,7 @@ class TrialOutcome:
         return cls(**{k: data[k] for k in cls.__dataclass_fields__ if k in data})
 
 
-def evaluate(runner: Any, name: str, base: str, target_fragments: list[Path]) -> tuple[str, str]:
+def evaluate(runner: Any, name: str, base: str) -> tuple[str, str]:
     """(verdict, detail) of candidate `name` of the runner's cycle, step by step."""
     try:
         built = runner.built(name)
@@ -106,12 +106,14 @@ def lost_syscalls(runner: Any, system_map: Path, base_map: Path) -> list[str]:
     """Reachable syscalls the base implements and this build turned into
     sys_ni_syscall (COND_SYSCALL makes a disabled feature's entries weak
     aliases of it)."""
-    base = _implemented(runner, base_map)
-    mine = _implemented(runner, system_map)
+    entries = {e.number: e for e in parse_syscall_table(runner.syscall_table())}
+    reachable = runner.reachable().numbers
+    base = _implemented(entries, reachable, base_map)
+    mine = _implemented(entries, reachable, system_map)
     return [label for nr, label in sorted(base.items()) if nr not in mine]
 
 
-def _implemented(runner: Any, system_map: Path) -> dict[int, str]:
+def _implemented(entries: dict[int, Any], reachable: Any, system_map: Path) -> dict[int, str]:
     """Reachable syscall number -> 'name (nr)' for those with a real entry point here."""
     addresses: dict[str, str] = {}
     for line in system_map.read_text().splitlines():
@@ -119,9 +121,8 @@ def _implemented(runner: Any, system_map: Path) -> dict[int, str]:
         if len(parts) == 3:
             addresses.setdefault(parts[2], parts[0])
     ni = {addresses.get(NI), addresses.get(PRUNED)} - {None}
-    entries = {e.number: e for e in parse_syscall_table(runner.syscall_table())}
     out = {}
-    for nr in runner.reachable().numbers:
+    for nr in reachable:
         e = entries.get(nr)
         if e is None or e.entry in (None, NI):
             continue
@@ -135,14 +136,13 @@ def timed_evaluate(
     runner: Any,
     name: str,
     base: str,
-    target_fragments: list[Path],
     change_label: str,
     values: list[list[str]],
     source: str,
     why: str,
 ) -> TrialOutcome:
     start = time.monotonic()
-    verdict, detail = evaluate(runner, name, base, target_fragments)
+    verdict, detail = evaluate(runner, name, base)
     outcome = TrialOutcome(change_label, values, verdict, detail, source, why)
     try:
         built, base_built = runner.built(name), runner.built(base)

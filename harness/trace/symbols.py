@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import bisect
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -94,13 +93,8 @@ class SymbolTable:
             funcs.append(Function(name, value & ~1, size, section))
         return cls(funcs)
 
-    def lookup(self, pc: int) -> Function | None:
-        """The function holding pc; a size-0 symbol reaches to the next one."""
-        i = bisect.bisect_right(self._starts, pc) - 1
-        return self.functions[i] if i >= 0 and pc < self._ends[i] else None
-
     def lookup_many(self, pcs: list[int]) -> list[Function | None]:
-        """lookup() for many pcs at once: one searchsorted, not one bisect each."""
+        """The function holding each pc (a size-0 symbol reaches to the next one), or None."""
         if not self.functions or not pcs:
             return [None] * len(pcs)
         at = np.asarray(pcs, np.uint64)
