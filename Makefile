@@ -1,16 +1,26 @@
-# The two commands of kqual. Each first installs whatever is missing.
-.PHONY: setup test cycle lint
+# The two commands of kqual (make cycle, make test). Each first installs
+# whatever is missing.
+.PHONY: setup test unit cycle lint
 
 setup:
 	@bash .ci/setup
 
-# Lint (ruff, mypy), then unit tests, the baseline built, booted and put
+# Lint (ruff, mypy); the unit tier on a machine that lacks QEMU, the cross
+# compiler and the kernel source (.ci/without-tools); then everything, where a
+# missing tool fails rather than skips: the baseline built, booted and put
 # through the workload, and every cycle (the size search on a budget of 4
 # trials, and on two socket workers); then the cycle again on the AN386.
 test: setup
 	python3 -m ruff check . && python3 -m ruff format --check . && python3 -m mypy
-	python3 -m pytest --search-budget 4
-	python3 -m pytest test_cycles -k syscall_prune --target an386
+	bash .ci/without-tools python3 -m pytest -q tests test_trace_parser
+	python3 -m pytest -o kqual_require_tools=true --search-budget 4
+	python3 -m pytest -o kqual_require_tools=true test_cycles -k syscall_prune --target an386
+
+# The unit tier: parsers, analysers, settings and orchestration, on recorded
+# output; tests that need QEMU, the cross compiler or the kernel source skip
+# when those are missing.
+unit: setup
+	python3 -m pytest tests test_trace_parser
 
 # The main job: qualify the syscall-prune cycle's candidates and select the
 # smallest linux.axf that passes (results/mps2-an385/syscall_prune/summary.txt).

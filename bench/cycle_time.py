@@ -36,13 +36,13 @@ def main() -> int:
         KQUAL_WORK=str(root / "work"),
         KQUAL_RESULTS=str(root / "results"),
         CCACHE_DISABLE="1",
-        KQUAL_RUN_ID="bench",
     )
 
-    from harness.build.kernel_source import prepare_source
-    from harness.build.userspace import build_userspace
     from harness.core.paths import ROOT
     from harness.cycle_run import CycleRunner, Environment
+    from harness.image.kernel_source import prepare_source
+    from harness.image.userspace import build_userspace
+    from harness.report.results import Records
     from harness.settings.cycles import load_cycles
     from harness.settings.target import load_target
     from harness.settings.workload import load_workload
@@ -76,7 +76,7 @@ def main() -> int:
         load_workload(ROOT / "configs" / "workload.yaml"),
         ProfileCache(root / "work" / "cache"),
         load_selectors(),
-        "bench",
+        Records("bench"),
         [],
     )
     logs = root / "results" / "bench"

@@ -17,7 +17,7 @@ from .core.paths import results_dir
 from .report.selection import build_summary, latest_run, render
 from .scan import syscalls as syscall_scan
 from .settings.cycles import DEFAULT_CYCLES, load_cycles
-from .settings.target import TARGETS, default_target_path, load_target
+from .settings.target import TARGETS, default_target_path, read_target
 from .trace import cli as trace
 
 
@@ -33,7 +33,7 @@ def report(argv: list[str]) -> int:
     ap.add_argument("--cycles", type=Path, default=DEFAULT_CYCLES, help="the cycles file")
     ap.add_argument("--cycle", default=None, help="only this cycle")
     args = ap.parse_args(argv)
-    root = args.results or results_dir() / load_target(default_target_path()).name
+    root = args.results or results_dir() / read_target(default_target_path()).name
     if not root.is_dir():
         print(f"error: {root} is not a results folder", file=sys.stderr)
         return 2
@@ -66,7 +66,7 @@ def targets(argv: list[str]) -> int:
     default = default_target_path()
     paths = [default, *sorted(TARGETS.glob("*.yaml"))]
     for path in dict.fromkeys(p.resolve() for p in paths if p.exists()):
-        t = load_target(path)
+        t = read_target(path)
         mark = "*" if path == default.resolve() else " "
         print(f"{mark} {t.name:<14} {t.qemu.machine:<12} {t.qemu.cpu:<11} {path}")
     return 0

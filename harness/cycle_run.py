@@ -16,15 +16,15 @@ from typing import Any
 from .boot.coverage import applet_coverage
 from .boot.qemu import BootFailure, QemuSession, StepTimeout
 from .boot.qualify import BootReport, icount_boot, qualify_boot
-from .build.candidate import BuiltCandidate, CandidateSpec, build_candidate
-from .build.kernel_source import prepare_source
-from .build.userspace import Userspace, build_userspace, write_initramfs
-from .core.errors import CandidateSkipped
+from .core.errors import CandidateSkipped, KqualError, MissingMeasurement
 from .core.paths import cache_dir, resolve, work_dir
 from .core.publish import write_atomic
 from .derive.reachable import reachable_syscalls
 from .derive.syscall_table import syscall_names
-from .report.results import StepName, candidate_dir, record_step, update_result
+from .image.candidate import BuiltCandidate, CandidateSpec, build_candidate
+from .image.kernel_source import prepare_source
+from .image.userspace import Userspace, build_userspace, write_initramfs
+from .report.results import Records, StepName, candidate_dir
 from .scan.syscalls import ScanResult
 from .settings.cycles import CycleDef
 from .settings.target import Target
@@ -40,12 +40,16 @@ class Environment:
     workload: Workload
     cache: ProfileCache
     selectors: dict[str, Selector]
-    run_id: str
+    records: Records  # this run's result.json writer
     keep_extra: list[str]
     boots: int | None = None  # overrides the cycle rule's boots (pytest --boots)
     icount_boots: int = 1
     search_trials: int | None = None  # overrides the cycle's search.trials (--search-budget)
     search_deadline: float | None = None  # time.time() after which no search trial starts
+
+    @property
+    def run_id(self) -> str:
+        return self.records.run_id
 
 
 class CycleRunner:
@@ -120,7 +124,12 @@ class CycleRunner:
 
     # -- steps ------------------------------------------------------------
     def built(self, name: str) -> BuiltCandidate:
-        """Build once per process; a failure is remembered and raised again."""
+        """Build once per process; a failure is remembered and raised again.
+
+        Only the candidate's own failure (make, a config that did not apply, a
+        derivation's verdict) is recorded as failed_build; any other exception
+        is our bug: raised with its traceback, and no verdict is written.
+        """
         if name not in self._built:
             try:
                 parent = self.cycle.candidate(name).base
@@ -128,13 +137,15 @@ class CycleRunner:
                     self.built(parent)  # its build folder seeds this one: it must be done
                 self._skip_if_asked(name)
                 spec = self.spec(name)
-                self._built[name] = build_candidate(self.env.target, spec)
+                self._built[name] = build_candidate(self.env.target, spec, self.env.records)
                 self._record_derivation(name)
             except CandidateSkipped as e:
                 self._built[name] = e
-            except BaseException as e:  # noqa: BLE001 - re-raised below and on every later ask
+            except Exception as e:  # re-raised below and on every later ask
                 self._built[name] = e
-                record_step(
+                if not isinstance(e, KqualError):
+                    raise
+                self.env.records.step(
                     self.results(name),
                     StepName.BUILD,
                     False,
@@ -151,7 +162,7 @@ class CycleRunner:
         for d in self.cycle.derivations(name):
             why = d.skip(self)
             if why:
-                update_result(
+                self.env.records.update(
                     self.results(name), skipped=why, candidate=name, cycle=self.cycle.name
                 )
                 raise CandidateSkipped(f"{self.cycle.name}/{name} not built: {why}")
@@ -168,7 +179,7 @@ class CycleRunner:
         for d in self.cycle.derivations(name):
             facts |= d.leave(self, out)
         if facts:
-            update_result(out, **facts)
+            self.env.records.update(out, **facts)
 
     def profile(self, name: str, selector: str) -> CacheEntry:
         """The candidate's profile under `selector` (traced once; asked for often)."""
@@ -192,10 +203,10 @@ class CycleRunner:
         selector (traced once, then from the profile cache), into its record."""
         selector = self.cycle.locality_selector
         if selector is None:
-            raise KeyError(f"cycle {self.cycle.name} measures no locality (locality_selector)")
+            raise ValueError(f"cycle {self.cycle.name} measures no locality (locality_selector)")
         data = json.loads(self.profile(name, selector).file("profile.json").read_text())
         loc = data.get("locality") or {}
-        update_result(self.results(name), locality=loc)
+        self.env.records.update(self.results(name), locality=loc)
         return loc
 
     def live(self, name: str) -> QemuSession:
@@ -223,9 +234,10 @@ class CycleRunner:
                 self.env.icount_boots,
                 f"{self.cycle.name}/{name}",
             )
-        except BaseException as e:
-            record_step(built.results, StepName.BOOT, False, str(e) or type(e).__name__)
+        except KqualError as e:
+            self.env.records.step(built.results, StepName.BOOT, False, str(e) or type(e).__name__)
             raise
+        self.env.records.step(built.results, StepName.BOOT, True, **report_.as_result())
         self._live[name] = session
         if self.cycle.regression.metric == "guest_shell_ready_ms" and report_.guest_shell_ready_ms:
             self._metrics[name] = report_.guest_shell_ready_ms  # no second icount boot
@@ -261,43 +273,45 @@ class CycleRunner:
                 why = step.failure(res.output, res.status)
                 if why:
                     failures.append(f"{step.label}: {why}")
-        except BaseException as e:
+        except KqualError as e:
             failures.append(f"not run: {str(e).splitlines()[0] if str(e) else type(e).__name__}")
+            self._record_workload(built.results, failures)
             raise
         finally:
             self.close_sessions(name)
-            record_step(
-                built.results,
-                StepName.WORKLOAD,
-                not failures,
-                "; ".join(failures),
-                workload_failures=failures,
-            )
+        self._record_workload(built.results, failures)
         return failures
+
+    def _record_workload(self, out: Path, failures: list[str]) -> None:
+        self.env.records.step(
+            out, StepName.WORKLOAD, not failures, "; ".join(failures), workload_failures=failures
+        )
 
     def metric(self, name: str) -> float:
         """The regression metric: from boot() when it ran here, else one -icount boot."""
         if name not in self._metrics:
             key = self.cycle.regression.metric
-            if key != "guest_shell_ready_ms":
-                raise KeyError(
-                    f"unknown regression metric {key!r} (kqual measures guest_shell_ready_ms)"
-                )
+            if key != "guest_shell_ready_ms":  # the cycles file allows no other
+                raise ValueError(f"unknown regression metric {key!r}")
             built = self.built(name)
-            value = icount_boot(self.env.target, built.axf, built.results / "console-metric.log")
+            log = built.results / "console-metric.log"
+            value = icount_boot(self.env.target, built.axf, log)
             if value is None:
-                raise KeyError(f"{name}: no guest timestamp for the shell in the console log")
+                raise MissingMeasurement(
+                    f"{name}: the shell's printk timestamp is not in {log}: did /etc/profile "
+                    "write its /dev/kmsg line?"
+                )
             self._metrics[name] = value
         return self._metrics[name]
 
     def _checked(self, name: str, step: StepName, check) -> tuple[bool, str]:
-        """Run a check and record its outcome; an error is a failed check, recorded too."""
+        """Run a check and record its outcome; a candidate's error fails it, recorded too."""
         try:
             ok, detail, facts = check()
-        except BaseException as e:
-            record_step(self.results(name), step, False, f"not checked: {e}")
+        except KqualError as e:
+            self.env.records.step(self.results(name), step, False, f"not checked: {e}")
             raise
-        record_step(self.results(name), step, ok, detail, **facts)
+        self.env.records.step(self.results(name), step, ok, detail, **facts)
         return ok, detail
 
     def regression(self, name: str) -> tuple[bool, str]:
@@ -319,5 +333,5 @@ class CycleRunner:
         """An extra step a derivation of the candidate brings (the ENOSYS tripwire...)."""
         owner = next((d for d in self.cycle.derivations(name) if step in d.steps), None)
         if owner is None:
-            raise KeyError(f"{self.cycle.name}/{name}: no derivation brings step {step.value}")
+            raise ValueError(f"{self.cycle.name}/{name}: no derivation brings step {step.value}")
         return self._checked(name, step, lambda: owner.check(self, name, step))

@@ -14,18 +14,19 @@ from elftools.elf.elffile import ELFFile
 
 from harness.boot.qemu import BootFailure, QemuOptions, QemuSession
 from harness.boot.qualify import icount_boot, qualify_boot
-from harness.build.bootwrap import wrap
-from harness.report.results import update_result
+from harness.image.bootwrap import wrap
+from harness.report.results import StepName
 
 CYCLE = "baseline"
 
 
 @pytest.fixture(scope="session")
-def baseline_machine(target, baseline, boots, icount_boots):
+def baseline_machine(target, baseline, boots, icount_boots, records):
     """The baseline booted `boots` times; the last boot stays up for the workload."""
     report, session = qualify_boot(
         target, baseline.axf, baseline.results, boots, icount_boots, f"{CYCLE}/baseline"
     )
+    records.step(baseline.results, StepName.BOOT, True, **report.as_result())
     try:
         yield report, session
     finally:
@@ -56,11 +57,11 @@ def test_baseline_boots_to_shell(baseline_machine, record_property):
     assert report.samples and all(s.shell_ready_ms > s.boot_marker_ms for s in report.samples)
 
 
-def test_workload_step(baseline, baseline_machine, workload_step, record_property):
+def test_workload_step(baseline, baseline_machine, workload_step, records, record_property):
     _, session = baseline_machine
     result = session.run(workload_step.command, workload_step.timeout_s)
     why = workload_step.failure(result.output, result.status)
-    update_result(baseline.results, **{f"workload.{workload_step.label}": why is None})
+    records.update(baseline.results, **{f"workload.{workload_step.label}": why is None})
     record_property("exit_status", result.status)
     assert why is None, f"{why}; output:\n{result.output}"
 
@@ -107,7 +108,7 @@ def test_baseline_result_json_has_the_artifact_sizes(baseline):
     assert r["image_bytes"] == (baseline.results / "Image").stat().st_size
     assert 50_000 < r["initramfs_bytes"] < r["image_bytes"]
     assert set(r["sections"]) == {"text", "rodata", "data", "bss", "init", "unwind"}
-    for name in ("vmlinux", "System.map", "kernel.config", "build.log"):
+    for name in ("vmlinux", "System.map", "kernel.config", "image.log"):
         assert (baseline.results / name).stat().st_size > 0
     assert (
         "CONFIG_LD_DEAD_CODE_DATA_ELIMINATION=y" in (baseline.results / "kernel.config").read_text()

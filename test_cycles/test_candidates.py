@@ -112,13 +112,14 @@ def test_keeps_every_reachable_syscall(cycle_runners, safe_pruned_candidate, rec
     assert not pruned_table(runner, name).reachable_pruned
 
 
-def test_summary_bloat_is_the_kernels_bloat_o_meter(cycle_runners, derived_candidate, target):
+def test_summary_bloat_is_the_kernels_bloat_o_meter(
+    cycle_runners, derived_candidate, target, kqual_run
+):
     """The summary's header for a candidate is, to the letter, the kernel script's output."""
-    import os
     import subprocess
     import sys
 
-    from harness.build.kernel_source import prepare_source
+    from harness.image.kernel_source import prepare_source
     from harness.report.bloat import bloat_tool
     from harness.report.selection import add_bloat, decide
 
@@ -138,7 +139,7 @@ def test_summary_bloat_is_the_kernels_bloat_o_meter(cycle_runners, derived_candi
     assert sum(d for *_, d in ours.deltas) == int(ours.header.rsplit("(", 1)[1].rstrip(")"))
     # and the summary's own path: this run's decisions, through add_bloat
     root = mine.results.parent
-    run = decide(runner.cycle, root, os.environ["KQUAL_RUN_ID"])
+    run = decide(runner.cycle, root, kqual_run.run_id)
     decisions = [d for d in run if d.candidate in (runner.cycle.baseline, name)]
     add_bloat(decisions, root, runner.cycle.baseline, tool)
     (mine_decision,) = [d for d in decisions if d.candidate == name]

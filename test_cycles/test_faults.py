@@ -13,14 +13,11 @@ import pytest
 from harness.boot.qemu import BootFailure
 from harness.core.errors import KqualError
 from harness.cycle_run import CycleRunner, Environment
-from harness.report.results import current_run_id
 from harness.report.selection import decide
 from harness.settings.cycles import CandidateDef, CycleDef
 from harness.trace import collect as trace_collect
 from harness.trace.cache import ProfileCache
 from harness.trace.profile import get_profile
-
-pytestmark = [pytest.mark.qemu, pytest.mark.build]
 
 
 def qemu_pids() -> set[int]:
@@ -65,10 +62,10 @@ def test_qemu_killed_mid_trace_leaves_no_entry_and_the_next_run_refills(
 
 
 @pytest.fixture
-def fault_env(target, workload, selectors, tmp_path, monkeypatch):
+def fault_env(target, workload, selectors, tmp_path, monkeypatch, records):
     monkeypatch.setenv("KQUAL_RESULTS", str(tmp_path / "results"))
     return Environment(
-        target, workload, ProfileCache(tmp_path / "profiles"), selectors, current_run_id(), []
+        target, workload, ProfileCache(tmp_path / "profiles"), selectors, records, []
     )
 
 

@@ -20,7 +20,6 @@ import time
 from pathlib import Path
 
 import execnet
-import pytest
 
 from harness.core.paths import ROOT, cache_dir, work_dir
 
@@ -80,7 +79,6 @@ def _search(tmp: Path, name: str, extra: list[str]) -> dict:
     return json.loads(found[0].read_text())
 
 
-@pytest.mark.qemu
 def test_two_socket_workers_give_the_serial_result(tmp_path):
     serial = _search(tmp_path, "serial", ["-p", "no:xdist"])
 

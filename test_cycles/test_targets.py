@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import json
-import os
 
 from harness.core.paths import results_dir
 
 
-def test_this_run_writes_under_its_own_target_only(target, cycle_runners):
+def test_this_run_writes_under_its_own_target_only(target, cycle_runners, kqual_run):
     """Every candidate of this run keeps its results and build under its target's name;
     another target's summaries, when present, were written by other runs."""
-    from harness.build.candidate import build_folder
+    from harness.image.candidate import build_folder
 
-    run_id = os.environ["KQUAL_RUN_ID"]
+    run_id = kqual_run.run_id
     own = results_dir() / target.name
     for runner in cycle_runners.values():
         for c in runner.cycle.candidates:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 
@@ -11,9 +10,7 @@ import pytest
 
 from conftest import dump, trace_line
 
-pytestmark = pytest.mark.skipif(
-    shutil.which("arm-none-eabi-gcc") is None, reason="needs gcc-arm-none-eabi (run .ci/setup)"
-)
+pytestmark = pytest.mark.needs("cross")
 
 SRC = """
     .syntax unified

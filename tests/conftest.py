@@ -27,7 +27,7 @@ def target_copy(tmp_path):
     """A copy of the real target file, inside a copy of configs/, to edit."""
     configs = tmp_path / "configs"
     shutil.copytree(ROOT / "configs", configs)
-    text = (configs / "targets" / "an385.yaml").read_text().replace("configs/", f"{configs}/")
+    text = (configs / "boards" / "an385.yaml").read_text().replace("configs/", f"{configs}/")
     (configs / "target.yaml").write_text(text)
     return configs / "target.yaml"
 

@@ -2,7 +2,10 @@
 
 Each case edits a copy of configs/ (or passes a bad option) and checks
 that loading the run's settings fails with a ConfigError that names the file
-(or option) and the key, and that nothing was built or cached. A few cases
+(or option) and the key, and that nothing was built or cached. A case that
+reading the files alone catches needs no tool; the others are caught when
+the inputs are checked against QEMU, the compiler and the kernel source,
+and are skipped where those are missing. A few cases
 run pytest itself, to check the user sees a usage error (exit 4) and no
 traceback.
 """
@@ -19,10 +22,11 @@ from pathlib import Path
 
 import pytest
 
-from harness.build.kernel_source import source_facts, source_fingerprint
 from harness.core.errors import ConfigError, KqualError
-from harness.settings.load import load_settings
-from harness.settings.target import load_target
+from harness.image.kernel_source import source_facts, source_fingerprint
+from harness.plugin import missing_tool, require_tools
+from harness.settings.load import check_settings, read_settings
+from harness.settings.target import read_target
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -131,7 +135,7 @@ TARGET = [
     Case(
         "target-fragment-missing",
         "target.yaml",
-        sub("fragments: [", "fragments: [configs/target/nosuch.config, "),
+        sub("fragments: [", "fragments: [configs/kernel/nosuch.config, "),
         r"'kernel.fragments\[0\]'",
         "target.yaml",
     ),
@@ -253,7 +257,7 @@ CYCLES = [
     Case(
         "cycles-boots-zero",
         "cycles.yaml",
-        sub("      boots: 3 ", "      boots: 0 "),
+        sub("  syscall_prune:\n", "  syscall_prune:\n    regression: {boots: 0}\n"),
         "'cycles.syscall_prune.regression.boots' must be at least 1",
         "cycles.yaml",
     ),
@@ -281,21 +285,21 @@ CYCLES = [
     Case(
         "cycles-unknown-selector",
         "cycles.yaml",
-        sub("selector: syscalls", "selector: nosuch"),
+        sub("  syscall_prune:\n", "  syscall_prune:\n    selector: nosuch\n"),
         "selector 'nosuch' is not a selector",
         "cycles.yaml",
     ),
     Case(
         "cycles-unknown-trim-selector",
         "cycles.yaml",
-        sub("trim_selector: full", "trim_selector: nosuch"),
+        sub("  syscall_prune:\n", "  syscall_prune:\n    trim_selector: nosuch\n"),
         "trim_selector 'nosuch'",
         "cycles.yaml",
     ),
     Case(
         "cycles-fragment-missing",
         "cycles.yaml",
-        sub("trim/base.config]", "trim/nosuch.config]"),
+        sub("kernel/trim.config]", "trim/nosuch.config]"),
         "fragment .*trim/nosuch.config not found",
         "cycles.yaml",
     ),
@@ -309,7 +313,7 @@ CYCLES = [
     Case(
         "cycles-rules-missing",
         "cycles.yaml",
-        sub("trim/rules.yaml", "trim/nosuch.yaml"),
+        sub("rules/trim.yaml", "trim/nosuch.yaml"),
         "trim_rules file",
         "cycles.yaml",
     ),
@@ -469,35 +473,35 @@ WORKLOAD = [
 TRACE = [
     Case(
         "trace-malformed",
-        "trace.yaml",
+        "rules/trace.yaml",
         sub("selectors:\n", "selectors:\n  full: {debug: [\n"),
         "malformed YAML",
         "trace.yaml",
     ),
     Case(
         "trace-empty-selectors",
-        "trace.yaml",
+        "rules/trace.yaml",
         "selectors: {}\n",
         "'selectors' is empty",
         "trace.yaml",
     ),
     Case(
         "trace-missing-debug",
-        "trace.yaml",
+        "rules/trace.yaml",
         sub("    debug: exec,cpu,in_asm\n", "    dfilter_symbol: x\n"),
         "missing key 'selectors.full.debug'",
         "trace.yaml",
     ),
     Case(
         "trace-unknown-item",
-        "trace.yaml",
+        "rules/trace.yaml",
         sub("debug: exec,cpu,in_asm", "debug: exec,cpu,in_asmm"),
         "QEMU has no -d item 'in_asmm'",
         "trace.yaml",
     ),
     Case(
         "trace-unknown-key",
-        "trace.yaml",
+        "rules/trace.yaml",
         sub("dfilter_symbol: vector_swi", "dfilter_sym: vector_swi"),
         "unknown key 'selectors.syscalls.dfilter_sym'",
         "trace.yaml",
@@ -507,28 +511,28 @@ TRACE = [
 KEEP = [
     Case(
         "keep-unknown-syscall",
-        "syscall_keep.yaml",
+        "rules/syscall_keep.yaml",
         sub("  exit: process exit\n", "  exitt: process exit\n"),
         "'exitt' is not a syscall",
         "syscall_keep.yaml",
     ),
     Case(
         "keep-not-mapping",
-        "syscall_keep.yaml",
+        "rules/syscall_keep.yaml",
         "keep: [exit, brk]\n",
         "'keep' must be a mapping",
         "syscall_keep.yaml",
     ),
     Case(
         "keep-malformed",
-        "syscall_keep.yaml",
+        "rules/syscall_keep.yaml",
         "keep:\n  exit: [\n",
         "malformed YAML",
         "syscall_keep.yaml",
     ),
     Case(
         "keep-duplicate",
-        "syscall_keep.yaml",
+        "rules/syscall_keep.yaml",
         sub("  exit: process exit\n", "  exit: process exit\n  exit: again\n"),
         "duplicate key 'exit'",
         "syscall_keep.yaml",
@@ -583,42 +587,42 @@ OPTIONS = [
 FRAGMENTS = [
     Case(
         "fragment-unknown-symbol",
-        "target/size.config",
+        "kernel/size.config",
         sub("\n", "\nCONFIG_NO_SUCH_THING=y\n"),
         "CONFIG_NO_SUCH_THING is not a Kconfig symbol",
         "size.config",
     ),
     Case(
         "fragment-not-kconfig",
-        "target/boot.config",
+        "kernel/boot.config",
         sub("\n", "\nPRINTK_TIME=y\n"),
         "not a Kconfig line: 'PRINTK_TIME=y'",
         "boot.config",
     ),
     Case(
         "fragment-cycle-typo",
-        "trim/base.config",
+        "kernel/trim.config",
         sub("\n", "\nCONFIG_IO_URNG=n\n"),
         "CONFIG_IO_URNG is not a Kconfig symbol",
         "base.config",
     ),
     Case(
         "busybox-config-garbage",
-        "busybox.config",
+        "userspace/busybox.config",
         sub("CONFIG_NOMMU=y", "CONFIG NOMMU y"),
         "not a Kconfig line",
         "busybox.config",
     ),
     Case(
         "trim-rules-bad-option",
-        "trim/rules.yaml",
+        "rules/trim.yaml",
         sub("option: ", "option: CONFIG_"),
         "write it without CONFIG_",
         "rules.yaml",
     ),
     Case(
         "initramfs-relative-path",
-        "initramfs.yaml",
+        "userspace/initramfs.yaml",
         sub("dirs: [/bin", "dirs: [bin"),
         "path 'bin' must be absolute",
         "initramfs.yaml",
@@ -629,21 +633,21 @@ SEARCH = [
     Case(
         "search-unknown-key",
         "cycles.yaml",
-        sub("      trials: 32", "      trails: 32"),
+        sub("      from: syscall-prune\n", "      from: syscall-prune\n      trails: 32\n"),
         "unknown key 'cycles.size_search.search.trails'",
         "cycles.yaml",
     ),
     Case(
         "search-from-unknown",
         "cycles.yaml",
-        sub("      from: syscall-prune\n      knobs", "      from: syscal-prune\n      knobs"),
+        sub("    search:\n      from: syscall-prune", "    search:\n      from: syscal-prune"),
         "search from 'syscal-prune', which is not one of its candidates",
         "cycles.yaml",
     ),
     Case(
         "search-trials-zero",
         "cycles.yaml",
-        sub("      trials: 32", "      trials: 0"),
+        sub("      from: syscall-prune\n", "      from: syscall-prune\n      trials: 0\n"),
         "'cycles.size_search.search.trials' must be at least 1",
         "cycles.yaml",
     ),
@@ -666,28 +670,28 @@ SEARCH = [
     ),
     Case(
         "knobs-malformed",
-        "search/knobs.yaml",
+        "rules/knobs.yaml",
         sub("knobs:\n", "knobs:\n\t- x\n"),
         "malformed YAML",
         "knobs.yaml",
     ),
     Case(
         "knobs-unknown-option",
-        "search/knobs.yaml",
+        "rules/knobs.yaml",
         sub("{KALLSYMS: n}", "{KALLSYM: n}"),
         "KALLSYM is no Kconfig option of this kernel",
         "knobs.yaml",
     ),
     Case(
         "knobs-boolean-value",
-        "search/knobs.yaml",
+        "rules/knobs.yaml",
         sub("{KALLSYMS: n}", "{KALLSYMS: no}"),
         "write y or n",
         "knobs.yaml",
     ),
     Case(
         "knobs-config-prefix",
-        "search/knobs.yaml",
+        "rules/knobs.yaml",
         sub("{KALLSYMS: n}", "{CONFIG_KALLSYMS: n}"),
         "without CONFIG_",
         "knobs.yaml",
@@ -705,7 +709,9 @@ def test_the_corpus_is_large_enough():
 def table_cache(tmp_path_factory):
     """The kernel's syscall table and Kconfig symbols, found once for the whole corpus."""
     cache = tmp_path_factory.mktemp("cache")
-    target = load_target(ROOT / "configs" / "targets" / "an385.yaml")
+    if missing_tool("kernel"):
+        return cache  # the cases that need the kernel's facts are skipped
+    target = read_target(ROOT / "configs" / "boards" / "an385.yaml")
     facts = source_facts(target)
     folder = cache / "kernel-facts" / source_fingerprint(target).short
     folder.mkdir(parents=True)
@@ -719,7 +725,7 @@ def configs(tmp_path, monkeypatch, table_cache):
     """A copy of configs/ whose files point at each other; an empty work folder."""
     copy = tmp_path / "configs"
     shutil.copytree(ROOT / "configs", copy)
-    shutil.copy(copy / "targets" / "an385.yaml", copy / "target.yaml")
+    shutil.copy(copy / "boards" / "an385.yaml", copy / "target.yaml")
     for name in ("target.yaml", "cycles.yaml"):
         text = (copy / name).read_text().replace("configs/", f"{copy}/")
         (copy / name).write_text(text)
@@ -749,7 +755,7 @@ def settings_for(case: Case, configs: Path):
     if "workload" in opts:
         workload = configs / opts["workload"]
     target = configs / opts.get("target", "target.yaml")
-    return load_settings(
+    return read_settings(
         target,
         workload,
         opts.get("keep", []),
@@ -759,17 +765,21 @@ def settings_for(case: Case, configs: Path):
     )
 
 
-def test_the_unchanged_copy_loads(configs):
+def test_the_unchanged_copy_loads(configs, pytestconfig):
     s = settings_for(Case("ok", "", None, "", ""), configs)
     assert "syscall_prune" in s.cycles and s.workload.steps
+    require_tools(pytestconfig, "qemu", "cross", "kernel")
+    check_settings(s)
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
-def test_bad_input(case, configs, tmp_path, table_cache):
+def test_bad_input(case, configs, tmp_path, table_cache, pytestconfig):
     cached_before = sorted(table_cache.rglob("*"))
     apply(case, configs)
     with pytest.raises(KqualError) as info:
-        settings_for(case, configs)
+        settings = settings_for(case, configs)
+        require_tools(pytestconfig, "qemu", "cross", "kernel")  # files alone let it pass
+        check_settings(settings)
     message = str(info.value)
     assert re.search(case.message, message), message
     assert case.where in message, f"the error does not name {case.where}: {message}"
@@ -801,7 +811,11 @@ def pytest_run(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
     [
         (["--boots", "0"], "argument --boots: must be at least 1, not 0"),
         (["--icount-boots", "x"], "argument --icount-boots: 'x' is not a whole number"),
-        (["--keep-syscall", "opne"], "'opne' is not a syscall name or number"),
+        pytest.param(
+            ["--keep-syscall", "opne"],
+            "'opne' is not a syscall name or number",
+            marks=pytest.mark.needs("qemu", "cross", "kernel"),
+        ),
         (["--workload", "nosuch.txt"], "nosuch.txt: workload file not found"),
         (["--search-budget", "0"], "'0': give trials (12), minutes (30m) or both (12,30m)"),
         (["--search-budget", "ten"], "'ten': give trials (12), minutes (30m) or both (12,30m)"),
@@ -818,7 +832,7 @@ def test_pytest_says_usage_error_without_traceback(tmp_path, args, message):
 
 def test_a_bad_target_file_is_a_usage_error(tmp_path):
     bad = tmp_path / "target.yaml"
-    text = (ROOT / "configs" / "targets" / "an385.yaml").read_text()
+    text = (ROOT / "configs" / "boards" / "an385.yaml").read_text()
     bad.write_text(text.replace("boots: 3", "boots: -2"))
     out = pytest_run(tmp_path, "--target", str(bad), "tests/test_workload.py")
     assert out.returncode == 4

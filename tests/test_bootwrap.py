@@ -2,25 +2,21 @@
 
 from __future__ import annotations
 
-import shutil
 import struct
 
 import pytest
 from elftools.elf.elffile import ELFFile
 
-from harness.build.bootwrap import wrap
-from harness.settings.target import load_target
+from harness.image.bootwrap import wrap
+from harness.settings.target import read_target
 
-pytestmark = pytest.mark.skipif(
-    shutil.which("arm-none-eabi-gcc") is None or shutil.which("fdtput") is None,
-    reason="needs gcc-arm-none-eabi and device-tree-compiler (run .ci/setup)",
-)
+pytestmark = pytest.mark.needs("cross", "dtc")
 
 
 def test_wrapper_layout(tmp_path):
     import subprocess
 
-    t = load_target()
+    t = read_target()
     image = tmp_path / "Image"
     image.write_bytes(b"\xaa" * 4096)
     dts = tmp_path / "t.dts"

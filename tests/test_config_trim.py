@@ -2,9 +2,9 @@ from __future__ import annotations
 
 import pytest
 
-from harness.build.kconfig import parse_fragment
 from harness.core.errors import ConfigError
 from harness.derive.config_trim import decide, load_rules, render_fragment
+from harness.image.kconfig import parse_fragment
 from harness.trace.symbols import Function, SymbolTable
 
 SYMS = SymbolTable(

@@ -10,10 +10,10 @@ import pytest
 from harness.core.errors import ConfigError
 from harness.cycle_run import CycleRunner, Environment
 from harness.derive.registry import Contribution, Derivation, register
-from harness.report.results import StepName
-from harness.report.selection import required_steps
+from harness.report.results import Records, StepName, read_record
+from harness.report.selection import decide, required_steps
 from harness.settings.cycles import candidate_params, load_cycles
-from harness.settings.target import default_target_path, load_target
+from harness.settings.target import default_target_path, read_target
 from harness.settings.workload import load_workload
 from harness.trace.cache import ProfileCache
 
@@ -64,13 +64,13 @@ def test_a_derivation_defined_in_a_test_joins_a_cycle(cycles_file, tmp_path, mon
     cycle = load_cycles(cycles_file)["mine"]
     assert [d.name for d in cycle.derivations("child")] == ["test_stamp"]  # inherited
     assert cycle.derivations("stamped")[0].opts == {"level": 2}
-    target = load_target(default_target_path())
+    target = read_target(default_target_path())
     env = Environment(
         target,
         load_workload(ROOT / "configs" / "workload.yaml"),
         ProfileCache(tmp_path / "cache"),
         {},
-        "run",
+        Records("run"),
         [],
     )
     spec = CycleRunner(env, cycle).spec("child")
@@ -106,3 +106,46 @@ def test_bad_derive_entries_name_the_line(write, derive, message):
     with pytest.raises(ConfigError, match=message) as info:
         load_cycles(path)
     assert info.value.line == 7
+
+
+@register
+class Broken(Derivation):
+    """A derivation with a bug of ours in it."""
+
+    name = "test_broken"
+
+    def contribute(self, ctx):
+        return Contribution(fragments=len(None))  # TypeError
+
+
+def test_a_harness_bug_in_a_derivation_is_no_build_verdict(write, tmp_path, monkeypatch):
+    """A TypeError is raised with its traceback, again on every ask, and the record
+    says nothing about the build: no failed_build for a kernel that never ran make."""
+    monkeypatch.setenv("KQUAL_WORK", str(tmp_path / "work"))
+    monkeypatch.setenv("KQUAL_RESULTS", str(tmp_path / "results"))
+    path = write(
+        "cycles.yaml",
+        """
+        cycles:
+          bug:
+            candidates:
+              - name: base
+                derive: [test_broken]
+        """,
+    )
+    cycle = load_cycles(path)["bug"]
+    env = Environment(
+        read_target(default_target_path()),
+        load_workload(ROOT / "configs" / "workload.yaml"),
+        ProfileCache(tmp_path / "cache"),
+        {},
+        Records("run"),
+        [],
+    )
+    runner = CycleRunner(env, cycle)
+    for _ in range(2):
+        with pytest.raises(TypeError):
+            runner.built("base")
+    record = read_record(runner.results("base"))
+    assert record is None or StepName.BUILD not in record.steps
+    assert decide(cycle, runner.results("base").parent, "run") == []

@@ -2,14 +2,14 @@ from __future__ import annotations
 
 import pytest
 
-from harness.build.initramfs import load_spec, render_list
 from harness.core.errors import ConfigError
+from harness.image.initramfs import load_spec, render_list
 
 
 def test_real_description_renders_gen_init_cpio_list(tmp_path):
-    from harness.settings.target import load_target
+    from harness.settings.target import read_target
 
-    spec = load_spec(load_target().initramfs_spec)
+    spec = load_spec(read_target().initramfs_spec)
     text = render_list(
         spec, tmp_path / "busybox", ["bin/sh", "bin/ls", "sbin/init"], tmp_path / "files"
     )

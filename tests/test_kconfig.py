@@ -2,7 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from harness.build.kconfig import (
+from harness.core.errors import ConfigError
+from harness.image.kconfig import (
     ConfigNotAppliedError,
     apply_requests,
     check_applied,
@@ -10,7 +11,6 @@ from harness.build.kconfig import (
     parse_config,
     parse_fragment,
 )
-from harness.core.errors import ConfigError
 
 
 def test_parse_fragment_keeps_file_and_line(write):

@@ -86,7 +86,7 @@ def test_order_derivation_options_are_checked(tmp_path):
 
 
 def test_a_new_text_order_relinks_and_the_same_one_does_not(tmp_path):
-    from harness.build.kernel_build import TEXT_ORDER, _write_text_order
+    from harness.image.kernel_build import TEXT_ORDER, _write_text_order
 
     (tmp_path / "vmlinux").write_text("linked")
     _write_text_order(tmp_path, "")

@@ -259,27 +259,27 @@ def test_a_step_missing_from_this_run_means_no_selection(tmp_path):
 
 def test_qualified_in_run_1_failing_in_run_2_is_not_selected(tmp_path, monkeypatch):
     """The record is written afresh by each run: nothing of run 1 stands in run 2."""
-    from harness.report.results import StepName, candidate_dir, record_step, update_result
+    from harness.report.results import Records, StepName, candidate_dir
 
     monkeypatch.setenv("KQUAL_RESULTS", str(tmp_path))
     root = tmp_path / "t" / "c"
 
     def run(run_id, prune_boots: bool, prune_workload: bool | None):
-        monkeypatch.setenv("KQUAL_RUN_ID", run_id)
+        records = Records(run_id)
         for name, size in (("baseline", 300), ("trim", 200), ("prune", 150)):
             folder = candidate_dir("t", "c", name)
             (folder / "linux.axf").write_bytes(b"x" * size)
-            record_step(folder, StepName.BUILD, True, linux_axf_bytes=size, reachable_pruned={})
+            records.step(folder, StepName.BUILD, True, linux_axf_bytes=size, reachable_pruned={})
             booted = prune_boots or name != "prune"
-            record_step(folder, StepName.BOOT, booted, "" if booted else "no shell within 60s")
+            records.step(folder, StepName.BOOT, booted, "" if booted else "no shell within 60s")
             if not booted:
                 continue  # what a raising boot leaves: no workload outcome at all
             ok = prune_workload if name == "prune" else True
             if ok is not None:
-                record_step(folder, StepName.WORKLOAD, ok, "" if ok else "uname: exited 1")
+                records.step(folder, StepName.WORKLOAD, ok, "" if ok else "uname: exited 1")
             for step in (StepName.REGRESSION, StepName.ENOSYS):
-                record_step(folder, step, True)
-            update_result(folder, guest_shell_ready_ms=60.0)
+                records.step(folder, step, True)
+            records.update(folder, guest_shell_ready_ms=60.0)
         return {d.candidate: d.reason for d in decide(CYCLE, root, run_id)}
 
     assert run("run-1", True, True)["prune"] == "selected"

@@ -10,19 +10,19 @@ from pathlib import Path
 
 import pytest
 
-from harness.build.kernel_source import prepare_source
-from harness.build.userspace import build_userspace
 from harness.derive.syscall_table import parse_syscall_table
+from harness.image.kernel_source import prepare_source
+from harness.image.userspace import build_userspace
 from harness.scan.syscalls import main, scan
-from harness.settings.target import default_target_path, load_target
+from harness.settings.target import default_target_path, read_target
 
-pytestmark = pytest.mark.build
+pytestmark = pytest.mark.needs("cross", "kernel")
 
 
 @pytest.fixture(scope="module")
 def userspace(tmp_path_factory):
     """musl + BusyBox as the cycles build them (up to date after the first build)."""
-    target = load_target(default_target_path())
+    target = read_target(default_target_path())
     logs = tmp_path_factory.mktemp("logs")
     source = prepare_source(target, logs)
     return build_userspace(target, source, logs), source

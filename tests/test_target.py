@@ -5,7 +5,7 @@ import re
 import pytest
 
 from harness.core.errors import ConfigError
-from harness.settings.target import load_target
+from harness.settings.target import load_target, read_target
 
 
 def edit(path, old, new):
@@ -23,7 +23,7 @@ def line_of(path, needle):
 
 
 def test_real_target_loads_into_typed_records():
-    t = load_target()
+    t = read_target()
     assert t.qemu.machine == "mps2-an385"
     assert t.qemu.cpu == "cortex-m3"
     assert t.memory.load_address == 0x21008000
@@ -35,7 +35,7 @@ def test_real_target_loads_into_typed_records():
 def test_an386_needs_only_this_file(target_copy):
     edit(target_copy, "machine: mps2-an385", "machine: mps2-an386")
     edit(target_copy, "cpu: cortex-m3", "cpu: cortex-m4")
-    t = load_target(target_copy)
+    t = read_target(target_copy)
     assert (t.qemu.machine, t.qemu.cpu) == ("mps2-an386", "cortex-m4")
     assert "-mcpu=cortex-m4" in t.cpu_cflags
 
@@ -43,7 +43,7 @@ def test_an386_needs_only_this_file(target_copy):
 def test_unknown_key_names_file_line_and_key(target_copy):
     edit(target_copy, "  cpu: cortex-m3", "  cpu: cortex-m3\n  cpus: 2")
     with pytest.raises(ConfigError) as e:
-        load_target(target_copy)
+        read_target(target_copy)
     msg = str(e.value)
     assert f"{target_copy}:{line_of(target_copy, 'cpus: 2')}:" in msg
     assert "unknown key 'qemu.cpus'" in msg
@@ -52,14 +52,14 @@ def test_unknown_key_names_file_line_and_key(target_copy):
 def test_wrong_type_names_key(target_copy):
     edit(target_copy, "boots: 3", "boots: three")
     with pytest.raises(ConfigError, match=r"'boot.boots' must be an integer, not 'three'") as e:
-        load_target(target_copy)
+        read_target(target_copy)
     assert f":{line_of(target_copy, 'boots: three')}:" in str(e.value)
 
 
 def test_missing_fragment_names_its_index(target_copy):
-    edit(target_copy, "configs/target/boot.config]", "nowhere.config]")
+    edit(target_copy, "configs/kernel/boot.config]", "nowhere.config]")
     with pytest.raises(ConfigError, match=r"kernel.fragments\[1\].*not found"):
-        load_target(target_copy)
+        read_target(target_copy)
 
 
 def test_missing_source_tarball(target_copy):
@@ -71,33 +71,33 @@ def test_missing_source_tarball(target_copy):
 def test_dtb_below_0x1000_is_rejected(target_copy):
     edit(target_copy, "dtb_address: 0x00001000", "dtb_address: 0x58")
     with pytest.raises(ConfigError, match="below 0x1000"):
-        load_target(target_copy)
+        read_target(target_copy)
 
 
 def test_malformed_yaml_gives_line(write):
     p = write("t.yaml", "name: x\nqemu:\n  machine: [unclosed\n")
     with pytest.raises(ConfigError) as e:
-        load_target(p)
+        read_target(p)
     assert re.search(rf"{p}:\d+: malformed YAML", str(e.value))
 
 
 def test_missing_required_key(write):
     p = write("t.yaml", "qemu:\n  machine: mps2-an385\n")
     with pytest.raises(ConfigError, match="missing key 'name'"):
-        load_target(p)
+        read_target(p)
 
 
 def test_missing_file(tmp_path):
     with pytest.raises(ConfigError, match="file not found"):
-        load_target(tmp_path / "none.yaml")
+        read_target(tmp_path / "none.yaml")
 
 
 def test_targets_by_name_and_path(tmp_path):
     from harness.settings.target import TARGETS, target_path
 
     assert target_path("an386") == TARGETS / "an386.yaml"
-    assert load_target(target_path("an386")).qemu.cpu == "cortex-m4"
-    assert load_target(target_path("an385")).name == "mps2-an385"
+    assert read_target(target_path("an386")).qemu.cpu == "cortex-m4"
+    assert read_target(target_path("an385")).name == "mps2-an385"
     own = tmp_path / "mine.yaml"
     own.write_text("x")
     assert target_path(str(own)) == own
@@ -106,13 +106,13 @@ def test_targets_by_name_and_path(tmp_path):
 
 
 def test_results_and_builds_are_kept_apart_by_target(monkeypatch, tmp_path):
-    from harness.build.candidate import build_folder
+    from harness.image.candidate import build_folder
     from harness.report.results import candidate_dir
     from harness.settings.target import target_path
 
     monkeypatch.setenv("KQUAL_RESULTS", str(tmp_path / "results"))
     monkeypatch.setenv("KQUAL_WORK", str(tmp_path / "work"))
-    a, b = (load_target(target_path(n)) for n in ("an385", "an386"))
+    a, b = (read_target(target_path(n)) for n in ("an385", "an386"))
     assert candidate_dir(a.name, "c", "x") != candidate_dir(b.name, "c", "x")
     assert candidate_dir(b.name, "c", "x") == tmp_path / "results" / "mps2-an386" / "c" / "x"
     assert build_folder(a, "baseline") != build_folder(b, "baseline")

@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..core.progress import say
-from ..report.results import StepName, record_step
 from ..settings.target import Target
 from .qemu import BootTimes, QemuOptions, QemuSession
 
@@ -81,6 +80,5 @@ def qualify_boot(
         f"{[round(s.shell_ready_ms) for s in report.samples]}), guest "
         f"{report.guest_shell_ready_ms} ms under icount"
     )
-    record_step(out, StepName.BOOT, True, **report.as_result())
     assert live is not None
     return report, live

@@ -49,5 +49,9 @@ class StepError(KqualError):
         super().__init__("\n".join(parts))
 
 
+class MissingMeasurement(KqualError):
+    """A figure the candidate's own run should have given is not there (its failure)."""
+
+
 class CandidateSkipped(KqualError):
     """A derivation decided the candidate is not worth building ("code: why")."""

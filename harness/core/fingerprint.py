@@ -88,11 +88,14 @@ class Fingerprint:
 def harness_modules(*names: str, root: Path | None = None) -> list[Path]:
     """The harness modules that `names` import, transitively, themselves included.
 
-    Names are dotted from the harness package ("build.kernel_build"). What
+    Names are dotted from the harness package ("image.kernel_build"). What
     shapes a stage's output is the code it runs: deriving the list from the
     imports means a new helper module can never be left out of a key.
     """
     top = root or HARNESS
+    for name in names:
+        if _module_file(top, name) is None:
+            raise ValueError(f"no module harness.{name}: a stage key must name code that exists")
     seen: dict[str, Path] = {}
     todo = list(names)
     while todo:

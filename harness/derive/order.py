@@ -28,6 +28,7 @@ LISTS = ("hot", "full")
 @register
 class Order(Derivation):
     name = "order"
+    beyond_config = True  # a linker-script order, not .config
     options = {"list": str, "selector": str, "require_concentration": bool}
 
     def __init__(self, **opts: Any) -> None:

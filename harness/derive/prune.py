@@ -25,6 +25,7 @@ from .syscall_table import syscall_names
 @register
 class PruneSyscalls(Derivation):
     name = "prune_syscalls"
+    beyond_config = True  # syscall.tbl, not .config
     steps = (StepName.ENOSYS,)
     options = {"keep_reachable": bool}
 

@@ -12,11 +12,11 @@ from pathlib import Path
 
 from filelock import FileLock
 
-from ..build.userspace import Initramfs, Userspace
 from ..core.errors import KqualError
 from ..core.fingerprint import Fingerprint, code_fingerprint
 from ..core.progress import say
 from ..core.publish import write_atomic
+from ..image.userspace import Initramfs, Userspace
 from ..scan.syscalls import ScanResult, scan
 
 ELF_MAGIC = b"\x7fELF"

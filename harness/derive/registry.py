@@ -57,6 +57,11 @@ class Derivation:
     name: ClassVar[str] = ""
     steps: ClassVar[tuple[StepName, ...]] = ()  # extra steps its candidates must pass
     options: ClassVar[dict[str, type]] = {}  # option name -> type (bool, int, str, float)
+    # Its candidate carries the cycle's search result: the trials run before it.
+    carries_search: ClassVar[bool] = False
+    # What it adds is no .config option, so a rebuild of the candidate from its
+    # options alone (minimal.config) must apply it again.
+    beyond_config: ClassVar[bool] = False
 
     def __init__(self, **opts: Any) -> None:
         self.opts = opts

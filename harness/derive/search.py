@@ -16,8 +16,8 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from ..build.candidate import build_folder
 from ..core.publish import write_atomic, write_if_changed
+from ..image.candidate import build_folder
 from ..report.results import StepName
 from ..search.change import config_line
 from ..search.report import minimal_config, table, waterfall
@@ -41,6 +41,7 @@ def size_search(ctx: Context) -> SizeSearch:
 class Search(Derivation):
     name = "search"
     steps = (StepName.REPRODUCE,)
+    carries_search = True
 
     def params(self) -> list[str]:
         return ["search_candidate"]
@@ -114,10 +115,8 @@ class Search(Derivation):
         minimal = mine.results / "minimal.config"
         chain = ctx.cycle.chain(candidate)
         scratch = CandidateDef(name=FROM_SCRATCH, fragments=[str(minimal)])
-        # The pruned syscall table is no option: the same derivation makes it again.
-        scratch.derivations = [
-            d for c in chain for d in c.derivations if d.name == "prune_syscalls"
-        ]
+        # A pruned syscall table is no option: the same derivation makes it again.
+        scratch.derivations = [d for c in chain for d in c.derivations if d.beyond_config]
         folder = build_folder(ctx.env.target, ctx.build_name(FROM_SCRATCH))
         marker = folder / ".kqual-from-scratch"
         key = hashlib.sha256(minimal.read_bytes()).hexdigest()

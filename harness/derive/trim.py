@@ -1,5 +1,5 @@
 """Derivation `trim`: config options whose code never ran in the baseline's profile,
-turned off by the cycle's trim rules (configs/trim/rules.yaml)."""
+turned off by the cycle's trim rules (configs/rules/trim.yaml)."""
 
 from __future__ import annotations
 

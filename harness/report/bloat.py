@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
-from ..build.kernel_source import prepare_source
 from ..core.errors import StepError
+from ..image.kernel_source import prepare_source
 from ..settings.target import Target
 from .results import cycle_dir
 

@@ -10,7 +10,7 @@ its outcome, failures included; a step with no outcome did not run here.
 from __future__ import annotations
 
 import json
-import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -60,11 +60,6 @@ class CandidateRecord:
         return cls(str(data.get("run_id", "")), steps, facts)
 
 
-def current_run_id() -> str:
-    """The run this process belongs to (pytest_configure shares it with xdist workers)."""
-    return os.environ.get("KQUAL_RUN_ID") or f"adhoc-{os.getpid()}"
-
-
 def cycle_dir(target: str, cycle: str) -> Path:
     """results/<target>/<cycle>: two targets' runs never share a folder."""
     return results_dir() / target / cycle
@@ -89,30 +84,34 @@ def read_record(folder: Path) -> CandidateRecord | None:
     return CandidateRecord.from_json(data) if data else None
 
 
-def _update(folder: Path, change) -> dict[str, Any]:
-    path = folder / "result.json"
-    run_id = current_run_id()
-    with FileLock(str(path) + ".lock"):
-        data = _read(folder)
-        if data.get("run_id") != run_id:
-            data = {"run_id": run_id, "steps": {}}  # a new run: nothing inherited
-        change(data)
-        write_atomic(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
-    return data
+class Records:
+    """The result records of one run: a write into a record of another run starts it
+    afresh. The run id comes from the plugin's run state (the same in every worker)."""
 
+    def __init__(self, run_id: str) -> None:
+        self.run_id = run_id
 
-def update_result(folder: Path, **facts: Any) -> dict[str, Any]:
-    """Merge measurements into this run's record."""
-    return _update(folder, lambda data: data.update(facts))
+    def _update(self, folder: Path, change: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
+        path = folder / "result.json"
+        with FileLock(str(path) + ".lock"):
+            data = _read(folder)
+            if data.get("run_id") != self.run_id:
+                data = {"run_id": self.run_id, "steps": {}}  # a new run: nothing inherited
+            change(data)
+            write_atomic(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
+        return data
 
+    def update(self, folder: Path, **facts: Any) -> dict[str, Any]:
+        """Merge measurements into this run's record."""
+        return self._update(folder, lambda data: data.update(facts))
 
-def record_step(
-    folder: Path, step: StepName, ok: bool, detail: str = "", **facts: Any
-) -> dict[str, Any]:
-    """A step's outcome (and its measurements) in this run's record."""
+    def step(
+        self, folder: Path, step: StepName, ok: bool, detail: str = "", **facts: Any
+    ) -> dict[str, Any]:
+        """A step's outcome (and its measurements) in this run's record."""
 
-    def change(data: dict[str, Any]) -> None:
-        data.update(facts)
-        data.setdefault("steps", {})[step.value] = {"ok": ok, "detail": detail[-2000:]}
+        def change(data: dict[str, Any]) -> None:
+            data.update(facts)
+            data.setdefault("steps", {})[step.value] = {"ok": ok, "detail": detail[-2000:]}
 
-    return _update(folder, change)
+        return self._update(folder, change)

@@ -1,4 +1,4 @@
-"""configs/search/knobs.yaml: changes a trace cannot judge (sizes, features), each a trial."""
+"""configs/rules/knobs.yaml: changes a trace cannot judge (sizes, features), each a trial."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""What the search tries: knobs from configs/search/knobs.yaml, and options
+"""What the search tries: knobs from configs/rules/knobs.yaml, and options
 whose objects' code never ran in the workload's `full` profile (largest first).
 
 A proposal must change the base's .config (an option already off, or already
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..build.kconfig import parse_config, parse_fragment
+from ..image.kconfig import parse_config, parse_fragment
 from .change import Change
 from .footprint import Footprint
 

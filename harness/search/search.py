@@ -25,12 +25,12 @@ from typing import Any
 
 from filelock import FileLock
 
-from ..build.candidate import build_folder
-from ..build.kernel_source import prepare_source
 from ..core.fingerprint import Fingerprint
 from ..core.paths import cache_dir, resolve
 from ..core.progress import say
 from ..core.publish import write_atomic
+from ..image.candidate import build_folder
+from ..image.kernel_source import prepare_source
 from ..settings.cycles import CandidateDef
 from ..trace.symbols import SymbolTable
 from .change import Change, combined

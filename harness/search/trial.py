@@ -16,10 +16,10 @@ from pathlib import Path
 from typing import Any
 
 from ..boot.qemu import BootFailure
-from ..build.kconfig import ConfigNotAppliedError
 from ..core.errors import KqualError
 from ..derive.syscall_prune import NI, PRUNED
 from ..derive.syscall_table import parse_syscall_table
+from ..image.kconfig import ConfigNotAppliedError
 
 ACCEPTED = "accepted"
 # Why a trial is not taken, in the order its steps run.

@@ -9,11 +9,12 @@ from pathlib import Path
 from typing import Any
 
 from ..core.errors import ConfigError
-from ..core.paths import ROOT, resolve
+from ..core.paths import resolve
 from ..derive.registry import Derivation, make
+from .files import CYCLES
 from .schema import bind, load_yaml
 
-DEFAULT_CYCLES = ROOT / "configs" / "cycles.yaml"
+DEFAULT_CYCLES = CYCLES
 _NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
 
 
@@ -46,9 +47,9 @@ class SearchDef:
     """The size_search cycle's search: trials on top of `from`, largest expected saving first."""
 
     base: str = field(metadata={"key": "from"})
-    knobs: str = "configs/search/knobs.yaml"
+    knobs: str = "configs/rules/knobs.yaml"
     selector: str = "full"  # the profile whose never-run code proposes options
-    trials: int = field(default=16, metadata={"min": 1})  # budget; --search-budget overrides
+    trials: int = field(default=32, metadata={"min": 1})  # budget; --search-budget overrides
     min_bytes: int = field(default=1024, metadata={"min": 0})  # smaller trace proposals: skipped
 
 
@@ -57,8 +58,8 @@ class CycleDef:
     candidates: list[CandidateDef]
     selector: str = "syscalls"
     trim_selector: str = "full"
-    trim_rules: str = "configs/trim/rules.yaml"
-    syscall_keep: str = "configs/syscall_keep.yaml"
+    trim_rules: str = "configs/rules/trim.yaml"
+    syscall_keep: str = "configs/rules/syscall_keep.yaml"
     regression: RegressionRule = field(default_factory=RegressionRule)
     # A candidate that prunes syscalls the userspace can call is `at_risk` and
     # not selected, unless the cycle accepts that risk.
@@ -96,6 +97,17 @@ class CycleDef:
     @property
     def baseline(self) -> str:
         return self.candidates[0].name
+
+    def search_result_index(self) -> int | None:
+        """Where the candidate carrying the search's result stands (None: no search)."""
+        return next(
+            (
+                i
+                for i, c in enumerate(self.candidates)
+                if any(d.carries_search for d in c.derivations)
+            ),
+            None,
+        )
 
 
 @dataclass
@@ -143,7 +155,7 @@ def load_cycles(
                     path,
                     raw.key_lines.get(key, line),
                     f"cycle '{name}': {key} '{getattr(cycle, key)}' is not a selector of "
-                    f"configs/trace.yaml (known: {', '.join(selectors)})",
+                    f"configs/rules/trace.yaml (known: {', '.join(selectors)})",
                 )
         if cycle.candidates[0].base:
             raise ConfigError(
@@ -180,7 +192,7 @@ def load_cycles(
 def _check_search(
     cycle: CycleDef, path: Path, raw: Any, line: int | None, selectors: Collection[str] | None
 ) -> None:
-    uses = [c.name for c in cycle.candidates if any(d.name == "search" for d in c.derivations)]
+    uses = [c.name for c in cycle.candidates if any(d.carries_search for d in c.derivations)]
     where = raw.key_lines.get("search", line) if hasattr(raw, "key_lines") else line
     if cycle.search is None:
         if uses:
@@ -208,7 +220,7 @@ def _check_search(
             path,
             where,
             f"cycle '{cycle.name}': search selector '{cycle.search.selector}' is "
-            f"not a selector of configs/trace.yaml (known: {', '.join(selectors)})",
+            f"not a selector of configs/rules/trace.yaml (known: {', '.join(selectors)})",
         )
     if not uses:
         raise ConfigError(

@@ -10,20 +10,21 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..build.initramfs import load_spec
-from ..build.kconfig import parse_fragment
-from ..build.kernel_source import source_facts
-from ..build.patches import series
 from ..core.errors import ConfigError
-from ..core.paths import ROOT, resolve
+from ..core.paths import resolve
 from ..core.runner import require_tool
 from ..derive.config_trim import load_rules
 from ..derive.syscall_prune import load_keep, resolve_names
 from ..derive.syscall_table import parse_syscall_table
+from ..image.initramfs import load_spec
+from ..image.kconfig import parse_fragment
+from ..image.kernel_source import source_facts
+from ..image.patches import series
 from ..search.knobs import load_knobs
 from ..trace.collect import Selector, check_debug_items, load_selectors
 from .cycles import CycleDef, load_cycles
-from .target import Target, load_target, qemu_debug_items
+from .files import CONFIGS, TRACE_SELECTORS
+from .target import Target, check_target, qemu_debug_items, read_target
 from .workload import Workload, load_workload
 
 
@@ -36,6 +37,7 @@ class Settings:
     keep_extra: list[str] = field(default_factory=list)
     boots: int | None = None
     icount_boots: int = 1
+    trace_yaml: Path = TRACE_SELECTORS  # where the selectors came from
 
 
 def load_settings(
@@ -44,45 +46,74 @@ def load_settings(
     keep_extra: list[str] | None = None,
     boots: int | None = None,
     icount_boots: int = 1,
-    configs: Path = ROOT / "configs",
+    configs: Path = CONFIGS,
     cycles_path: Path | None = None,
 ) -> Settings:
-    """Read and cross-check target, cycles, workload, selectors, keep lists and options.
+    """Read every input, then check it against the installed tools and the kernel."""
+    settings = read_settings(
+        target_path, workload_path, keep_extra, boots, icount_boots, configs, cycles_path
+    )
+    check_settings(settings)
+    return settings
 
-    `configs` holds cycles.yaml and trace.yaml; `cycles_path` names another cycles file.
+
+def read_settings(
+    target_path: Path,
+    workload_path: Path,
+    keep_extra: list[str] | None = None,
+    boots: int | None = None,
+    icount_boots: int = 1,
+    configs: Path = CONFIGS,
+    cycles_path: Path | None = None,
+) -> Settings:
+    """Read and cross-check target, cycles, workload, selectors, rules and options.
+
+    No tool runs and nothing is extracted here, so a unit run starts without
+    QEMU, the cross compiler or the kernel source. `configs` holds cycles.yaml
+    and trace.yaml; `cycles_path` names another cycles file.
     """
     if boots is not None and boots < 1:
         raise ConfigError("--boots", None, f"must be at least 1, not {boots}")
     if icount_boots < 1:
         raise ConfigError("--icount-boots", None, f"must be at least 1, not {icount_boots}")
-    target = load_target(target_path)
-    require_tool(target.toolchain_prefix + "gcc")
+    target = read_target(target_path)
     load_spec(target.initramfs_spec)
-    selectors = load_selectors(configs / "trace.yaml")
-    check_debug_items(selectors, configs / "trace.yaml", qemu_debug_items(target.qemu.binary))
+    trace_yaml = configs / TRACE_SELECTORS.relative_to(CONFIGS)
+    selectors = load_selectors(trace_yaml)
     cycles = load_cycles(cycles_path or configs / "cycles.yaml", selectors=selectors)
     workload = load_workload(workload_path)
-    extra = list(keep_extra or [])
+    for cycle in cycles.values():
+        load_rules(resolve(cycle.trim_rules))
+    for frag in _fragments(target, cycles):
+        parse_fragment(frag)  # syntax here; the symbols once the kernel source is at hand
+    parse_fragment(target.busybox_config)  # BusyBox's own symbols: syntax only
+    for folder in (target.kernel_patches, target.musl_patches):
+        series(folder)
+    return Settings(
+        target, cycles, workload, selectors, list(keep_extra or []), boots, icount_boots, trace_yaml
+    )
+
+
+def check_settings(settings: Settings) -> None:
+    """What the inputs name that must exist here: the compiler, QEMU and its -d items,
+    the kernel source, and in it every syscall and Kconfig symbol the inputs name."""
+    target, cycles = settings.target, settings.cycles
+    check_target(target)
+    require_tool(target.toolchain_prefix + "gcc")
+    check_debug_items(settings.selectors, settings.trace_yaml, qemu_debug_items(target.qemu.binary))
     facts = source_facts(target)
     entries = parse_syscall_table(facts.syscall_table)
-    resolve_names(entries, extra, "--keep-syscall")
+    resolve_names(entries, settings.keep_extra, "--keep-syscall")
     for cycle in cycles.values():
         load_keep(resolve(cycle.syscall_keep), entries)
-        load_rules(resolve(cycle.trim_rules))
         if cycle.search is not None:
             load_knobs(resolve(cycle.search.knobs), facts.symbols)
     _check_fragments(target, cycles, facts.symbols)
-    for folder in (target.kernel_patches, target.musl_patches):
-        series(folder)
-    return Settings(target, cycles, workload, selectors, extra, boots, icount_boots)
 
 
 def _check_fragments(target: Target, cycles: dict[str, CycleDef], symbols: frozenset[str]) -> None:
     """Every kernel fragment line is a Kconfig line for a symbol this kernel has."""
-    kernel = list(target.fragment_paths)
-    for cycle in cycles.values():
-        kernel += [resolve(f) for c in cycle.candidates for f in c.fragments]
-    for frag in dict.fromkeys(kernel):
+    for frag in _fragments(target, cycles):
         for req in parse_fragment(frag):
             if req.name not in symbols:
                 raise ConfigError(
@@ -90,4 +121,11 @@ def _check_fragments(target: Target, cycles: dict[str, CycleDef], symbols: froze
                     req.line,
                     f"CONFIG_{req.name} is not a Kconfig symbol of this kernel (a typo?)",
                 )
-    parse_fragment(target.busybox_config)  # BusyBox's own symbols: syntax only
+
+
+def _fragments(target: Target, cycles: dict[str, CycleDef]) -> list[Path]:
+    """Every kernel fragment the target and the cycles' candidates name, once each."""
+    kernel = list(target.fragment_paths)
+    for cycle in cycles.values():
+        kernel += [resolve(f) for c in cycle.candidates for f in c.fragments]
+    return list(dict.fromkeys(kernel))

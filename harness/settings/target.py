@@ -1,6 +1,6 @@
 """The target description: which machine, which kernel, where things load.
 
-One YAML file per board in configs/targets/ (an385.yaml by default) says
+One YAML file per board in configs/boards/ (an385.yaml by default) says
 everything that ties kqual to it. --target NAME (or a path) and KQUAL_TARGET
 pick another; builds, results and caches are kept apart by the target's name.
 """
@@ -12,76 +12,81 @@ import subprocess
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 from ..core.errors import ConfigError
-from ..core.paths import ROOT, resolve
+from ..core.paths import resolve
 from ..core.runner import require_tool
-from .schema import bind, load_yaml
+from .files import BOARDS
+from .schema import Located, bind, load_yaml
 
 
+# No field has a default here: the board files hold every value, and a board
+# that `extends` another states only what differs (configs/boards/an386.yaml).
 @dataclass
 class QemuSpec:
-    machine: str = "mps2-an385"
-    cpu: str = "cortex-m3"
-    binary: str = "qemu-system-arm"
-    args: list[str] = field(default_factory=lambda: ["-nographic", "-no-reboot"])
+    machine: str
+    cpu: str
+    binary: str
+    args: list[str]
 
 
 @dataclass
 class KernelSpec:
-    source: str = "/usr/src/linux-source-6.12.tar.xz"
-    arch: str = "arm"
-    defconfig: str = "mps2_defconfig"
-    fragments: list[str] = field(default_factory=list)
-    patches: str = "patches/linux"
-    dtb: str = "arm/mps2-an385.dtb"
-    cmdline: str = "earlycon"
+    source: str
+    defconfig: str
+    fragments: list[str]
+    patches: str
+    dtb: str
+    cmdline: str
 
 
 @dataclass
 class MemorySpec:
-    ram_base: int = 0x21000000
-    ram_size: int = 0x01000000
-    load_address: int = 0x21008000
-    dtb_address: int = 0x1000
-    initial_sp: int = 0x00400000
+    ram_base: int
+    ram_size: int
+    load_address: int
+    dtb_address: int
+    initial_sp: int
 
 
 @dataclass
 class UartSpec:
-    base: int = 0x40004000
-    ctrl_offset: int = 0x08
-    ctrl_value: int = 0x3
+    base: int
+    ctrl_offset: int
+    ctrl_value: int
 
 
 @dataclass
 class BootSpec:
-    marker: str = field(default="Linux for Cortex-M", metadata={"nonempty": True})
-    prompt: str = field(default="/ # ", metadata={"nonempty": True})
-    boot_timeout_s: float = field(default=60.0, metadata={"above": 0})
-    step_timeout_s: float = field(default=15.0, metadata={"above": 0})
-    boots: int = field(default=3, metadata={"min": 1})
+    marker: str = field(metadata={"nonempty": True})
+    prompt: str = field(metadata={"nonempty": True})
+    boot_timeout_s: float = field(metadata={"above": 0})
+    step_timeout_s: float = field(metadata={"above": 0})
+    boots: int = field(metadata={"min": 1})
 
 
 @dataclass
 class UserspaceSpec:
-    busybox_config: str = "configs/busybox.config"
-    initramfs: str = "configs/initramfs.yaml"
-    musl_patches: str = "patches/musl"
-    cflags: list[str] = field(default_factory=lambda: ["-Os"])
+    busybox_config: str
+    initramfs: str
+    musl_patches: str
+    cflags: list[str]
 
 
 @dataclass
 class Target:
     name: str
-    toolchain_prefix: str = "arm-none-eabi-"
-    qemu: QemuSpec = field(default_factory=QemuSpec)
-    kernel: KernelSpec = field(default_factory=KernelSpec)
-    memory: MemorySpec = field(default_factory=MemorySpec)
-    uart: UartSpec = field(default_factory=UartSpec)
-    boot: BootSpec = field(default_factory=BootSpec)
-    userspace: UserspaceSpec = field(default_factory=UserspaceSpec)
+    toolchain_prefix: str
+    qemu: QemuSpec
+    kernel: KernelSpec
+    memory: MemorySpec
+    uart: UartSpec
+    boot: BootSpec
+    userspace: UserspaceSpec
     path: Path = field(default=Path(), init=False)
+    # The file's YAML nodes, so that a later check names the line it is about.
+    source: Any = field(default=None, init=False, repr=False, compare=False)
 
     # Resolved paths, relative ones taken from the checkout.
     @property
@@ -114,12 +119,12 @@ class Target:
         return [f"-mcpu={self.qemu.cpu}", "-mthumb", "-mfloat-abi=soft"]
 
 
-TARGETS = ROOT / "configs" / "targets"
+TARGETS = BOARDS
 DEFAULT_TARGET = "an385"
 
 
 def target_path(name_or_path: str) -> Path:
-    """A target file from a path, or from its name in configs/targets/ (an385, an386)."""
+    """A target file from a path, or from its name in configs/boards/ (an385, an386)."""
     path = resolve(name_or_path)
     if path.is_file() or "/" in name_or_path or name_or_path.endswith((".yaml", ".yml")):
         return path
@@ -134,6 +139,40 @@ def default_target_path() -> Path:
     return target_path(os.environ.get("KQUAL_TARGET", DEFAULT_TARGET))
 
 
+def _board_data(path: Path, chain: list[Path]) -> Any:
+    """The file's YAML, over what the board it `extends` says (mappings merge,
+    other values replace). Keys it inherits carry no line: they are not in it."""
+    data = load_yaml(path)
+    if data is None:
+        raise ConfigError(path, None, "file is empty")
+    if not isinstance(data, dict) or "extends" not in data:
+        return data
+    parent_name = data.pop("extends")
+    line = data.key_lines.pop("extends", None)  # type: ignore[attr-defined]
+    if not isinstance(parent_name, str) or not parent_name:
+        raise ConfigError(path, line, "'extends' must name a board (an385) or a file")
+    try:
+        parent = target_path(parent_name)
+    except ConfigError as e:
+        raise ConfigError(path, line, f"'extends': {e}") from None
+    if parent.resolve() in [p.resolve() for p in (*chain, path)]:
+        raise ConfigError(path, line, f"'extends' {parent_name} extends this file again")
+    read_target(parent)  # the board it extends must be right on its own
+    return _merge(_board_data(parent, [*chain, path]), data)
+
+
+def _merge(base: Any, over: Any) -> Any:
+    if not (isinstance(base, dict) and isinstance(over, dict)):
+        return over
+    merged = Located({k: v for k, v in base.items()})
+    merged.line = getattr(over, "line", 0)
+    merged.key_lines = {}
+    for key, value in over.items():
+        merged[key] = _merge(base[key], value) if key in base else value
+        merged.key_lines[key] = over.key_lines.get(key)  # type: ignore[attr-defined]
+    return merged
+
+
 def _line(data: object, dotted: str) -> int | None:
     node = data
     line = getattr(data, "line", None)
@@ -146,19 +185,24 @@ def _line(data: object, dotted: str) -> int | None:
 
 
 def load_target(path: Path | None = None) -> Target:
-    """Read and validate a target file; every problem names the file and key."""
+    """Read a target file and check it against the installed QEMU and kernel source."""
+    target = read_target(path)
+    check_target(target)
+    return target
+
+
+def read_target(path: Path | None = None) -> Target:
+    """Read and validate a target file on its own; every problem names the file and key."""
     path = Path(path) if path else default_target_path()
-    data = load_yaml(path)
-    if data is None:
-        raise ConfigError(path, None, "file is empty")
+    data = _board_data(path, [])
     target = bind(Target, data, path)
     target.path = path.resolve()
+    target.source = data
 
     def must_exist(key: str, p: Path, what: str) -> None:
         if not p.exists():
             raise ConfigError(path, _line(data, key), f"'{key}': {what} {p} does not exist")
 
-    must_exist("kernel.source", target.source_tarball, "kernel source tarball")
     for i, frag in enumerate(target.fragment_paths):
         if not frag.is_file():
             line = getattr(data["kernel"]["fragments"], "item_lines", [None] * (i + 1))[i]
@@ -180,6 +224,19 @@ def load_target(path: Path | None = None) -> Target:
             f"'memory.load_address' {mem.load_address:#x} is outside RAM "
             f"{mem.ram_base:#x}+{mem.ram_size:#x}",
         )
+    return target
+
+
+def check_target(target: Target) -> None:
+    """What a target file names that must be installed: the kernel source, and the
+    QEMU that knows its machine and CPU."""
+    path, data = target.path, target.source
+    if not target.source_tarball.exists():
+        raise ConfigError(
+            path,
+            _line(data, "kernel.source"),
+            f"'kernel.source': kernel source tarball {target.source_tarball} does not exist",
+        )
     machines, cpus = qemu_choices(target.qemu.binary)
     for key, value, known in (
         ("qemu.machine", target.qemu.machine, machines),
@@ -193,7 +250,6 @@ def load_target(path: Path | None = None) -> Target:
                 f"'{key}' {value!r} is not known to {target.qemu.binary}"
                 + (f" (similar: {near})" if near else ""),
             )
-    return target
 
 
 @cache

@@ -15,14 +15,14 @@ from pathlib import Path
 from ..boot.qemu import QemuOptions, QemuSession
 from ..core.errors import ConfigError
 from ..core.fingerprint import tool_version
-from ..core.paths import ROOT
 from ..core.progress import say
+from ..settings.files import TRACE_SELECTORS
 from ..settings.schema import load
 from ..settings.target import Target
 from ..settings.workload import Workload
 from .symbols import SymbolTable
 
-DEFAULT_SELECTORS = ROOT / "configs" / "trace.yaml"
+DEFAULT_SELECTORS = TRACE_SELECTORS
 
 
 @dataclass

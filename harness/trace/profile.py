@@ -7,9 +7,9 @@ import os
 import shutil
 from pathlib import Path
 
-from ..build.candidate import BuiltCandidate
-from ..build.kernel_source import prepare_source
 from ..core.paths import work_dir
+from ..image.candidate import BuiltCandidate
+from ..image.kernel_source import prepare_source
 from ..settings.target import Target
 from ..settings.workload import Workload
 from .analysis import write_outputs

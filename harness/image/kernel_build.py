@@ -28,7 +28,7 @@ from .kconfig import (
     known_symbols,
     parse_config,
 )
-from .kernel_source import KernelSource
+from .kernel_source import ARCH, KernelSource
 
 # Inputs whose change kbuild cannot track: a change wipes the build folder.
 _WIPE_PARTS = ("source", "tool:gcc", "tool:ld")
@@ -55,7 +55,7 @@ def make_args(
         "-C",
         str(source.tree),
         f"O={folder}",
-        f"ARCH={target.kernel.arch}",
+        f"ARCH={ARCH}",
         f"CROSS_COMPILE={target.toolchain_prefix}",
         f"-j{build_jobs()}",
     ]
@@ -93,7 +93,7 @@ def kernel_fingerprint(
         fp.add_text("text-order", text_order)
     fp.parts["tool:gcc"] = Fingerprint().add_tool(target.toolchain_prefix + "gcc").digest
     fp.parts["tool:ld"] = Fingerprint().add_tool(target.toolchain_prefix + "ld").digest
-    fp.add_code("build.kernel_build")
+    fp.add_code("image.kernel_build")
     return fp
 
 
@@ -132,8 +132,8 @@ def build_kernel(
     """
     make_extra = list(make_extra or [])
     fp = kernel_fingerprint(target, source, fragments, initramfs_fp, make_extra, text_order)
-    dtb = folder / "arch" / "arm" / "boot" / "dts" / target.kernel.dtb
-    image = folder / "arch" / "arm" / "boot" / "Image"
+    dtb = folder / "arch" / ARCH / "boot" / "dts" / target.kernel.dtb
+    image = folder / "arch" / ARCH / "boot" / "Image"
     result = KernelBuild(
         folder,
         image,
@@ -161,7 +161,7 @@ def build_kernel(
     generated = folder / "kqual-initramfs.config"
     generated.write_text(f'CONFIG_INITRAMFS_SOURCE="{initramfs_list}"\n')
     all_fragments = [*fragments, generated]
-    defconfig = source.tree / "arch" / target.kernel.arch / "configs" / target.kernel.defconfig
+    defconfig = source.tree / "arch" / ARCH / "configs" / target.kernel.defconfig
     run_logged(
         [
             source.tree / "scripts" / "kconfig" / "merge_config.sh",

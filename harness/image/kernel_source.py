@@ -26,6 +26,11 @@ from ..settings.target import Target
 from .kconfig import known_symbols
 from .patches import apply_series
 
+# kqual qualifies Cortex-M kernels: the boot wrapper, the Thumb-2 syscall scan and
+# the pruned syscall table are ARM's, so the architecture is no setting.
+ARCH = "arm"
+SYSCALL_TABLE = f"arch/{ARCH}/tools/syscall.tbl"
+
 
 @dataclass(frozen=True)
 class KernelSource:
@@ -36,7 +41,7 @@ class KernelSource:
 
     @property
     def syscall_table(self) -> Path:
-        return self.tree / "arch" / "arm" / "tools" / "syscall.tbl"
+        return self.tree / SYSCALL_TABLE
 
 
 def source_fingerprint(target: Target) -> Fingerprint:
@@ -131,7 +136,7 @@ def _store_facts(target: Target, tree: Path | None, dest: Path) -> None:
     try:
         if tree is None:
             tree = _extract_kconfig_and_table(target, tmp / "src")
-        shutil.copyfile(tree / "arch" / "arm" / "tools" / "syscall.tbl", tmp / "syscall.tbl")
+        shutil.copyfile(tree / SYSCALL_TABLE, tmp / "syscall.tbl")
         (tmp / "symbols.txt").write_text("\n".join(sorted(known_symbols(tree))) + "\n")
         shutil.rmtree(tmp / "src", ignore_errors=True)
         shutil.rmtree(dest, ignore_errors=True)
@@ -146,13 +151,13 @@ def _extract_kconfig_and_table(target: Target, into: Path) -> Path:
     into.mkdir(parents=True)
     out = subprocess.run(
         ["tar", "-xf", str(target.source_tarball), "-C", str(into), "--wildcards"]
-        + ["*/arch/arm/tools/syscall.tbl", "*Kconfig*"],
+        + [f"*/{SYSCALL_TABLE}", "*Kconfig*"],
         capture_output=True,
     )
-    tables = list(into.glob("*/arch/arm/tools/syscall.tbl"))
+    tables = list(into.glob(f"*/{SYSCALL_TABLE}"))
     if out.returncode != 0 or not tables:
         raise KqualError(
-            f"{target.source_tarball}: no arch/arm/tools/syscall.tbl in it "
+            f"{target.source_tarball}: no {SYSCALL_TABLE} in it "
             f"({out.stderr.decode(errors='replace').strip()[:200]}); is it a Linux source tarball?"
         )
     return tables[0].parents[3]

@@ -33,7 +33,7 @@ from .kconfig import (
     effective_requests,
     parse_config,
 )
-from .kernel_source import KernelSource
+from .kernel_source import ARCH, KernelSource
 from .patches import apply_series
 
 
@@ -67,7 +67,7 @@ def userspace_fingerprint(target: Target, source: KernelSource) -> Fingerprint:
     fp.add_text("cflags", " ".join(target.cpu_cflags + target.userspace.cflags))
     fp.add("kernel-headers", source.fingerprint)
     fp.add_tool(gcc)
-    fp.add_code("build.userspace")
+    fp.add_code("image.userspace")
     return fp
 
 
@@ -146,7 +146,7 @@ def _build_userspace(target: Target, source: KernelSource, log_dir: Path, root: 
             "-C",
             source.tree,
             f"O={root / 'khdr'}",
-            f"ARCH={target.kernel.arch}",
+            f"ARCH={ARCH}",
             f"INSTALL_HDR_PATH={sysroot}",
             "headers_install",
         ],
@@ -228,5 +228,5 @@ def write_initramfs(target: Target, userspace: Userspace) -> Initramfs:
     list_path = root / "initramfs.list"
     write_if_changed(list_path, text)  # several workers render it
     fp = Fingerprint().add("userspace", userspace.fingerprint).add_text("list", text)
-    fp.add_tree("files", files).add_code("build.initramfs")
+    fp.add_tree("files", files).add_code("image.initramfs")
     return Initramfs(list_path, fp)

@@ -18,7 +18,7 @@ from ..core.fingerprint import Fingerprint
 from ..core.paths import work_dir
 from ..core.progress import say
 from ..core.stage import Stage
-from ..report.results import StepName, candidate_dir, record_step
+from ..report.results import Records, StepName, candidate_dir
 from ..settings.target import Target
 from .bootwrap import wrap
 from .elfsize import SectionSizes, section_sizes
@@ -56,7 +56,7 @@ def build_folder(target: Target, name: str) -> Path:
     return work_dir() / "build" / target.name / name
 
 
-def build_candidate(target: Target, spec: CandidateSpec) -> BuiltCandidate:
+def build_candidate(target: Target, spec: CandidateSpec, records: Records) -> BuiltCandidate:
     out = candidate_dir(target.name, spec.cycle, spec.name)
     folder = build_folder(target, spec.build_name or spec.name)
     # The log lives with the build, so an up-to-date candidate still has it.
@@ -82,9 +82,9 @@ def build_candidate(target: Target, spec: CandidateSpec) -> BuiltCandidate:
             )
         finally:
             if log.exists():
-                _publish(log, out / "build.log")
+                _publish(log, out / "image.log")
         image_fp = Fingerprint().add("kernel", kernel.fingerprint)
-        image_fp.add_code("build.bootwrap")
+        image_fp.add_code("image.bootwrap")
         image_fp.add_text(
             "wrap",
             repr(
@@ -115,7 +115,7 @@ def build_candidate(target: Target, spec: CandidateSpec) -> BuiltCandidate:
             _publish(src, out / name)
     sizes = section_sizes(out / "vmlinux")
     axf_bytes = (out / "linux.axf").stat().st_size
-    record_step(
+    records.step(
         out,
         StepName.BUILD,
         True,
