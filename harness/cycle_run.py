@@ -8,7 +8,6 @@ memoized per process, so pytest fixtures stay thin.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,6 +15,7 @@ from typing import Any
 from .boot.coverage import applet_coverage
 from .boot.qemu import BootFailure, QemuSession, StepTimeout
 from .boot.qualify import BootReport, icount_boot, qualify_boot
+from .core import jsonfile
 from .core.errors import CandidateSkipped, KqualError, MissingMeasurement
 from .core.paths import cache_dir, resolve, work_dir
 from .core.publish import write_atomic
@@ -120,7 +120,7 @@ class CycleRunner:
         cov = applet_coverage(self.env.workload, self.userspace().applets)
         data: dict[str, object] = {"run_id": self.env.run_id, "applets": cov.as_json()}
         path = self.results(self.cycle.baseline).parent / "coverage.json"
-        write_atomic(path, json.dumps(data, indent=1) + "\n")
+        write_atomic(path, jsonfile.dumps("coverage", data))
 
     # -- steps ------------------------------------------------------------
     def built(self, name: str) -> BuiltCandidate:
@@ -163,7 +163,7 @@ class CycleRunner:
             why = d.skip(self)
             if why:
                 self.env.records.update(
-                    self.results(name), skipped=why, candidate=name, cycle=self.cycle.name
+                    self.results(name), skipped=str(why), candidate=name, cycle=self.cycle.name
                 )
                 raise CandidateSkipped(f"{self.cycle.name}/{name} not built: {why}")
 
@@ -204,8 +204,7 @@ class CycleRunner:
         selector = self.cycle.locality_selector
         if selector is None:
             raise ValueError(f"cycle {self.cycle.name} measures no locality (locality_selector)")
-        data = json.loads(self.profile(name, selector).file("profile.json").read_text())
-        loc = data.get("locality") or {}
+        loc = self.profile(name, selector).profile().locality
         self.env.records.update(self.results(name), locality=loc)
         return loc
 

@@ -12,7 +12,7 @@ import pytest
 
 from harness.derive.search import size_search
 from harness.report.results import StepName
-from harness.search.trial import ACCEPTED, VERDICTS
+from harness.search.trial import Verdict
 
 
 def test_trial(cycle_runners, search_slot, record_property):
@@ -24,10 +24,10 @@ def test_trial(cycle_runners, search_slot, record_property):
     record_property("change", outcome.label)
     record_property("verdict", outcome.verdict)
     record_property("saved_bytes", outcome.saved_bytes)
-    if outcome.verdict == "budget":
+    if outcome.verdict == Verdict.BUDGET:
         pytest.skip(f"{cycle}/{slot} ({outcome.label}): the time budget was spent")
-    assert outcome.verdict in VERDICTS
-    if outcome.verdict == ACCEPTED:
+    assert isinstance(outcome.verdict, Verdict)
+    if outcome.accepted:
         assert outcome.saved_sections and sum(outcome.saved_sections.values()) > 0, outcome
     else:
         assert outcome.detail, f"{outcome.label}: {outcome.verdict} without a reason"

@@ -264,21 +264,21 @@ CYCLES = [
     Case(
         "cycles-unknown-metric",
         "cycles.yaml",
-        sub("metric: guest_shell_ready_ms", "metric: wall_ms"),
+        sub("  syscall_prune:\n", "  syscall_prune:\n    regression: {metric: wall_ms}\n"),
         "'cycles.syscall_prune.regression.metric' must be one of",
         "cycles.yaml",
     ),
     Case(
         "cycles-negative-tolerance",
         "cycles.yaml",
-        sub("tolerance: 0.02", "tolerance: -0.1"),
+        sub("  syscall_prune:\n", "  syscall_prune:\n    regression: {tolerance: -0.1}\n"),
         "'cycles.syscall_prune.regression.tolerance' must be at least 0",
         "cycles.yaml",
     ),
     Case(
         "cycles-string-tolerance",
         "cycles.yaml",
-        sub("tolerance: 0.02", "tolerance: two percent"),
+        sub("  syscall_prune:\n", "  syscall_prune:\n    regression: {tolerance: two percent}\n"),
         "'cycles.syscall_prune.regression.tolerance' must be a number",
         "cycles.yaml",
     ),
@@ -306,14 +306,16 @@ CYCLES = [
     Case(
         "cycles-keep-missing",
         "cycles.yaml",
-        sub("/syscall_keep.yaml", "/nosuch.yaml"),
+        sub(
+            "  syscall_prune:\n", "  syscall_prune:\n    syscall_keep: configs/rules/nosuch.yaml\n"
+        ),
         "syscall_keep file .*nosuch.yaml not found",
         "cycles.yaml",
     ),
     Case(
         "cycles-rules-missing",
         "cycles.yaml",
-        sub("rules/trim.yaml", "trim/nosuch.yaml"),
+        sub("  syscall_prune:\n", "  syscall_prune:\n    trim_rules: configs/trim/nosuch.yaml\n"),
         "trim_rules file",
         "cycles.yaml",
     ),
@@ -341,7 +343,7 @@ CYCLES = [
     Case(
         "cycles-accept-at-risk-string",
         "cycles.yaml",
-        sub("accept_at_risk: false", "accept_at_risk: sometimes"),
+        sub("  syscall_prune:\n", "  syscall_prune:\n    accept_at_risk: sometimes\n"),
         "'cycles.syscall_prune.accept_at_risk' must be true or false",
         "cycles.yaml",
     ),
@@ -604,7 +606,7 @@ FRAGMENTS = [
         "kernel/trim.config",
         sub("\n", "\nCONFIG_IO_URNG=n\n"),
         "CONFIG_IO_URNG is not a Kconfig symbol",
-        "base.config",
+        "trim.config",
     ),
     Case(
         "busybox-config-garbage",
@@ -618,7 +620,7 @@ FRAGMENTS = [
         "rules/trim.yaml",
         sub("option: ", "option: CONFIG_"),
         "write it without CONFIG_",
-        "rules.yaml",
+        "trim.yaml",
     ),
     Case(
         "initramfs-relative-path",
@@ -654,7 +656,10 @@ SEARCH = [
     Case(
         "search-knobs-missing",
         "cycles.yaml",
-        sub("knobs.yaml", "knobz.yaml"),
+        sub(
+            "      from: syscall-prune\n",
+            "      from: syscall-prune\n      knobs: configs/rules/knobz.yaml\n",
+        ),
         "knobs file .*knobz.yaml not found",
         "cycles.yaml",
     ),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import shutil
 import subprocess
 import sys
@@ -10,6 +9,7 @@ import sys
 import pytest
 
 from harness.cli import main
+from harness.core import jsonfile
 
 GOOD_STEPS = {s: {"ok": True, "detail": ""} for s in ("build", "boot", "workload", "regression")}
 
@@ -60,7 +60,7 @@ def test_report_renders_again_from_the_records(tmp_path, write, capsys):
         folder = tmp_path / "results" / "c" / name
         folder.mkdir(parents=True)
         record = {"run_id": "r1", "steps": GOOD_STEPS, "linux_axf_bytes": size}
-        (folder / "result.json").write_text(json.dumps(record))
+        (folder / "result.json").write_text(jsonfile.dumps("result", record))
     assert main(["report", str(tmp_path / "results"), "--cycles", str(cycles)]) == 0
     out = capsys.readouterr().out
     assert "cycle c: selected small (baseline base)" in out

@@ -152,24 +152,30 @@ def _manifest(cache: ProfileCache) -> Path:
 
 @pytest.mark.parametrize(
     "manifest",
-    ["[]", "null", '"text"', '{"key": null}', "KEYFILES_LIST", "KEYFILES_EMPTY"],
+    ["[]", "null", '"text"', '{"key": null}', "NO_SCHEMA", "KEYFILES_LIST", "KEYFILES_EMPTY"],
 )
 def test_a_malformed_manifest_is_a_miss_not_a_crash(tmp_path, manifest):
     import json
     from dataclasses import asdict
 
+    from harness.core import jsonfile
+
     cache = ProfileCache(tmp_path)
     cache.get_or_fill(KEY, fill_ok)
     path = _manifest(cache)
     path.chmod(0o644)
-    if manifest == "KEYFILES_LIST":
-        manifest = json.dumps({"key": asdict(KEY), "files": ["profile.json"]})
+    good = json.loads(path.read_text())
+    assert good["schema"] == jsonfile.schema("profile-entry")
+    if manifest == "NO_SCHEMA":  # an entry written before manifests had one
+        manifest = json.dumps({k: v for k, v in good.items() if k != "schema"})
+    elif manifest == "KEYFILES_LIST":
+        manifest = jsonfile.dumps("profile-entry", {"key": asdict(KEY), "files": ["profile.json"]})
     elif manifest == "KEYFILES_EMPTY":  # names no file: never a whole entry
         for p in cache.folder(KEY).iterdir():
             if p != path:
                 p.chmod(0o644)
                 p.unlink()
-        manifest = json.dumps({"key": asdict(KEY), "files": {}})
+        manifest = jsonfile.dumps("profile-entry", {"key": asdict(KEY), "files": {}})
     path.write_text(manifest)
     assert not cache.valid(KEY)
     refilled = cache.get_or_fill(KEY, fill_ok)

@@ -13,7 +13,7 @@ from harness.search.kbuild_map import KbuildMap, prompted_options
 from harness.search.knobs import load_knobs
 from harness.search.proposals import proposals, trace_changes
 from harness.search.search import Budget, SizeSearch
-from harness.search.trial import ACCEPTED, TrialOutcome, lost_syscalls
+from harness.search.trial import TrialOutcome, Verdict, lost_syscalls
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -190,12 +190,12 @@ class _FakeSearch(SizeSearch):
         self.tried.append(sorted(options))
         bad = any(set(p) <= options for p in self._bad)
         return TrialOutcome(
-            change.label, [list(v) for v in values], "regression" if bad else ACCEPTED
+            change.label, [list(v) for v in values], Verdict.REGRESSION if bad else Verdict.ACCEPTED
         )
 
 
 def _accepted(option, saved):
-    return TrialOutcome(f"{option}=n", [[option, "n"]], ACCEPTED, saved_bytes=saved)
+    return TrialOutcome(f"{option}=n", [[option, "n"]], Verdict.ACCEPTED, saved_bytes=saved)
 
 
 def test_combination_that_passes_is_built_once():
@@ -299,7 +299,9 @@ def test_an_interrupted_search_resumes_and_a_rerun_evaluates_nothing(tmp_path, m
             ran.append("interrupted")
             raise KeyboardInterrupt  # the session is stopped in the middle of trial B
         ran.append(label)
-        return TrialOutcome(label, values, ACCEPTED, saved_bytes=10, saved_sections={"text": 10})
+        return TrialOutcome(
+            label, values, Verdict.ACCEPTED, saved_bytes=10, saved_sections={"text": 10}
+        )
 
     monkeypatch.setattr(search_mod, "timed_evaluate", evaluate)
     first = _CachedSearch(tmp_path, changes, evaluate)
@@ -310,7 +312,7 @@ def test_an_interrupted_search_resumes_and_a_rerun_evaluates_nothing(tmp_path, m
     assert sorted(p.name for p in tmp_path.glob("*.json")) == [f"trial-{changes[0].slug}.json"]
 
     again = _CachedSearch(tmp_path, changes, evaluate)  # a new session
-    assert [again.trial(i).verdict for i in range(3)] == [ACCEPTED] * 3
+    assert [again.trial(i).verdict for i in range(3)] == [Verdict.ACCEPTED] * 3
     assert ran == ["A=n", "interrupted", "B=n", "C=n"]  # A came from the cache
 
     rerun = _CachedSearch(tmp_path, changes, evaluate)

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 
+from harness.core import jsonfile
 from harness.core.errors import ConfigError
 from harness.derive.registry import make
 from harness.report.bloat import parse
@@ -53,7 +54,7 @@ def missing(step):
 def write_results(root, **per):
     for name, fields in per.items():
         (root / name).mkdir(parents=True, exist_ok=True)
-        (root / name / "result.json").write_text(json.dumps(fields))
+        (root / name / "result.json").write_text(jsonfile.dumps("result", fields))
         (root / name / "linux.axf").write_bytes(b"x" * fields.get("linux_axf_bytes", 1))
 
 

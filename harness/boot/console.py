@@ -9,17 +9,30 @@ from __future__ import annotations
 import re
 import shlex
 from dataclasses import dataclass
+from enum import StrEnum
 
-# Each pattern is a kernel failure that must end the boot at once, not a timeout.
-FAILURE_PATTERNS: dict[str, str] = {
-    "panic": r"Kernel panic - not syncing[^\r\n]*",
-    "init_killed": r"Attempted to kill init[^\r\n]*",
-    "oops": r"(?:Internal error: )?Oops[^\r\n]*",
-    "bug": r"\bBUG: [^\r\n]*",
-    "warning": r"\bWARNING: [^\r\n]*",
-    "unhandled_fault": r"Unable to handle kernel [^\r\n]*",
+
+class FailureKind(StrEnum):
+    """A kernel failure that must end the boot at once, not a timeout."""
+
+    PANIC = "panic"
+    INIT_KILLED = "init_killed"
+    OOPS = "oops"
+    BUG = "bug"
+    WARNING = "warning"
+    UNHANDLED_FAULT = "unhandled_fault"
     # patches/linux: a pruned syscall table entry was called (it returned -ENOSYS).
-    "pruned_syscall": r"pruned syscall \d+ called by [^\r\n]*",
+    PRUNED_SYSCALL = "pruned_syscall"
+
+
+FAILURE_PATTERNS: dict[FailureKind, str] = {
+    FailureKind.PANIC: r"Kernel panic - not syncing[^\r\n]*",
+    FailureKind.INIT_KILLED: r"Attempted to kill init[^\r\n]*",
+    FailureKind.OOPS: r"(?:Internal error: )?Oops[^\r\n]*",
+    FailureKind.BUG: r"\bBUG: [^\r\n]*",
+    FailureKind.WARNING: r"\bWARNING: [^\r\n]*",
+    FailureKind.UNHANDLED_FAULT: r"Unable to handle kernel [^\r\n]*",
+    FailureKind.PRUNED_SYSCALL: r"pruned syscall \d+ called by [^\r\n]*",
 }
 # Only kernel log lines count, which printk's timestamp starts (PRINTK_TIME):
 # a command line that echoes "WARNING: x", or a program printing it, is no failure.
@@ -35,13 +48,17 @@ GUEST_READY_TAG = "kqual: shell ready"
 
 @dataclass(frozen=True)
 class ConsoleFailure:
-    kind: str
+    kind: FailureKind
     line: str
 
     @property
     def syscall(self) -> int | None:
         """The number in a pruned-syscall notice."""
-        m = re.match(r"pruned syscall (\d+)", self.line) if self.kind == "pruned_syscall" else None
+        m = (
+            re.match(r"pruned syscall (\d+)", self.line)
+            if self.kind == FailureKind.PRUNED_SYSCALL
+            else None
+        )
         return int(m[1]) if m else None
 
 
@@ -49,7 +66,7 @@ def find_failure(text: str) -> ConsoleFailure | None:
     m = FAILURE_RE.search(text)
     if m is None:
         return None
-    kind = m.lastgroup or "failure"
+    kind = FailureKind(m.lastgroup or "")  # one named group always matched
     return ConsoleFailure(kind, m.group(kind).strip())
 
 

@@ -13,6 +13,7 @@ import re
 import signal
 import time
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 from typing import TextIO
 
@@ -43,11 +44,28 @@ def _die_with_parent() -> None:
     libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
 
 
+class BootFailureKind(StrEnum):
+    """What went wrong with a machine, as its session saw it."""
+
+    KERNEL = "kernel"  # the kernel logged a failure (console.FailureKind says which)
+    TIMEOUT = "timeout"  # what was awaited never came
+    QEMU_EXIT = "qemu_exit"
+    CONSOLE = "console"  # the console's output lost its shape
+
+
+Kind = BootFailureKind
+
+
 class BootFailure(KqualError):
     """The kernel or QEMU failed before or while the workload ran."""
 
     def __init__(
-        self, kind: str, detail: str, console_tail: str, log: Path, syscall: int | None = None
+        self,
+        kind: BootFailureKind,
+        detail: str,
+        console_tail: str,
+        log: Path,
+        syscall: int | None = None,
     ) -> None:
         self.kind = kind
         self.detail = detail
@@ -163,8 +181,8 @@ class QemuSession:
     def _ms(self) -> float:
         return (time.monotonic() - self._t0) * 1000
 
-    def _fail(self, kind: str, detail: str) -> BootFailure:
-        if self.child is not None and kind in ("kernel", "timeout"):
+    def _fail(self, kind: BootFailureKind, detail: str) -> BootFailure:
+        if self.child is not None and kind in (Kind.KERNEL, Kind.TIMEOUT):
             try:  # let the rest of a panic or oops reach the log
                 self.child.expect([pexpect.EOF, pexpect.TIMEOUT], timeout=0.5)
             except Exception:  # noqa: BLE001
@@ -190,8 +208,8 @@ class QemuSession:
             )
         if i == 2:
             status = self.child.wait() if self.child else None
-            raise self._fail("qemu_exit", f"QEMU exited (status {status}) before {what}")
-        raise self._fail("timeout", f"no {what} within {timeout:.0f}s")
+            raise self._fail(Kind.QEMU_EXIT, f"QEMU exited (status {status}) before {what}")
+        raise self._fail(Kind.TIMEOUT, f"no {what} within {timeout:.0f}s")
 
     def boot(self) -> BootTimes:
         """Wait for the boot marker and a shell that answers; time both."""
@@ -221,21 +239,21 @@ class QemuSession:
         try:
             m = self.expect(end, limit, f"end of {command!r}", window=SEARCH_WINDOW)
         except BootFailure as e:
-            if e.kind != "timeout":
+            if e.kind != Kind.TIMEOUT:
                 raise
             failure = find_failure(self._before())
             if failure is not None:
                 raise self._kernel_failure(failure, f"while running {command!r}") from None
             self.resync()
             raise StepTimeout(
-                "timeout",
+                Kind.TIMEOUT,
                 f"{command!r} did not finish within {limit:g}s; interrupted (Ctrl-C)",
                 tail_lines(self.seen),
                 self.console_log,
             ) from None
         output = between(self._before(), begin)
         if output is None:
-            raise self._fail("console", f"the output of {command!r} lost its begin marker")
+            raise self._fail(Kind.CONSOLE, f"the output of {command!r} lost its begin marker")
         # The kernel may print while the command runs: its lines arrive mixed
         # into the output, before the end marker.
         failure = find_failure(output)
@@ -253,9 +271,9 @@ class QemuSession:
         detail = f"{failure.line if failure else 'failure'} ({context})"
         syscall = failure.syscall if failure else None
         if syscall is None:
-            err = self._fail("kernel", detail)
+            err = self._fail(Kind.KERNEL, detail)
         else:
-            err = BootFailure("kernel", detail, tail_lines(self.seen), self.console_log)
+            err = BootFailure(Kind.KERNEL, detail, tail_lines(self.seen), self.console_log)
         err.syscall = syscall
         return err
 
@@ -275,9 +293,9 @@ class QemuSession:
                 self.expect(answer, 2.0, what, window=SEARCH_WINDOW)
                 return
             except BootFailure as e:
-                if e.kind != "timeout":
+                if e.kind != Kind.TIMEOUT:
                     raise
-        raise self._fail("timeout", f"the shell never answered {what} ({tries} tries)")
+        raise self._fail(Kind.TIMEOUT, f"the shell never answered {what} ({tries} tries)")
 
 
 class StepTimeout(BootFailure):

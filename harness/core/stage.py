@@ -8,10 +8,10 @@ caller decides how much to clean.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import jsonfile
 from .fingerprint import Fingerprint
 from .progress import say
 
@@ -35,8 +35,8 @@ class Stage:
         if self.prior is not None:
             return self.prior
         try:
-            return json.loads(self.stamp.read_text())
-        except (OSError, ValueError):
+            return jsonfile.loads("stage", self.stamp.read_text())
+        except OSError:
             return None
 
     def up_to_date(self) -> bool:
@@ -73,7 +73,7 @@ class Stage:
 
     def done(self) -> None:
         self.stamp.write_text(
-            json.dumps(
-                {"digest": self.fingerprint.digest, "parts": self.fingerprint.parts}, indent=1
+            jsonfile.dumps(
+                "stage", {"digest": self.fingerprint.digest, "parts": self.fingerprint.parts}
             )
         )

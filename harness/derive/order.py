@@ -14,13 +14,13 @@ otherwise its candidates are skipped as `not_concentrated`.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
+from ..report.verdicts import Reason
 from ..trace.analysis import concentrated
 from .placement import OrderNotApplied, check_placement
-from .registry import Context, Contribution, Derivation, register
+from .registry import Context, Contribution, Derivation, Skip, register
 
 LISTS = ("hot", "full")
 
@@ -54,16 +54,16 @@ class Order(Derivation):
         text = self._profile(ctx).file(f"{self.order_list}.order").read_text()
         return [n for n in text.split() if n]
 
-    def skip(self, ctx: Context) -> str | None:
+    def skip(self, ctx: Context) -> Skip | None:
         if not self.opts.get("require_concentration", True):
             return None
-        data = json.loads(self._profile(ctx).file("profile.json").read_text())
-        if concentrated(data["concentration"]):
+        c = self._profile(ctx).profile().concentration
+        if concentrated(c):
             return None
-        c = data["concentration"]
-        return (
-            f"not_concentrated: top32 {c['top32']:.0%} (needs 30%), "
-            f"top64 {c['top64']:.0%} (needs 50%) of executed blocks"
+        return Skip(
+            Reason.NOT_CONCENTRATED,
+            f"top32 {c['top32']:.0%} (needs 30%), top64 {c['top64']:.0%} (needs 50%) "
+            "of executed blocks",
         )
 
     def contribute(self, ctx: Context) -> Contribution:

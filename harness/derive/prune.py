@@ -9,7 +9,6 @@ prunes a reachable syscall is at risk.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -43,9 +42,7 @@ class PruneSyscalls(Derivation):
 
     def traced(self, ctx: Context) -> dict[int, int]:
         """Syscall number -> calls, in the baseline's workload profile."""
-        entry = ctx.profile(ctx.cycle.baseline, ctx.cycle.selector)
-        data = json.loads(entry.file("profile.json").read_text())["syscalls"]
-        return {int(k): v for k, v in data.items()}
+        return ctx.profile(ctx.cycle.baseline, ctx.cycle.selector).profile().syscalls
 
     def result(self, ctx: Context) -> PruneResult:
         """The pruned table (computed once per cycle run and options)."""
@@ -95,13 +92,10 @@ class PruneSyscalls(Derivation):
     def check(self, ctx: Context, candidate: str, step: StepName) -> tuple[bool, str, dict]:
         """The ENOSYS tripwire: the workload on the pruned kernel, traced."""
         pruned = self.result(ctx).pruned
-        entry = ctx.profile(candidate, ctx.cycle.selector)
-        called = json.loads(entry.file("profile.json").read_text())["syscalls"]
+        called = ctx.profile(candidate, ctx.cycle.selector).profile().syscalls
         if not called:
             return False, "the tripwire trace saw no syscalls at all", {}
-        hit = sorted(
-            f"{pruned[int(nr)]} ({nr}) x{n}" for nr, n in called.items() if int(nr) in pruned
-        )
+        hit = sorted(f"{pruned[nr]} ({nr}) x{n}" for nr, n in called.items() if nr in pruned)
         facts = {"enosys_called": hit, "enosys_syscalls_traced": len(called)}
         return not hit, ", ".join(hit), facts
 

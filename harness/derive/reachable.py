@@ -7,11 +7,11 @@ published atomically: a reader sees a whole result or none.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from filelock import FileLock
 
+from ..core import jsonfile
 from ..core.errors import KqualError
 from ..core.fingerprint import Fingerprint, code_fingerprint
 from ..core.progress import say
@@ -52,9 +52,10 @@ def reachable_syscalls(userspace: Userspace, initramfs: Initramfs, cache: Path) 
     path = cache / f"{scan_key(initramfs)}.json"
     cache.mkdir(parents=True, exist_ok=True)
     with FileLock(str(path) + ".lock"):
-        if path.exists():
+        data = jsonfile.loads("syscall-scan", path.read_text()) if path.exists() else None
+        if data is not None:
             try:
-                return ScanResult.from_json(json.loads(path.read_text()))
+                return ScanResult.from_json(data)
             except (ValueError, KeyError, TypeError):
                 say(f"syscall scan cache {path} unreadable; scanning again")
         elves = initramfs_elves(initramfs.list_path)
@@ -66,7 +67,7 @@ def reachable_syscalls(userspace: Userspace, initramfs: Initramfs, cache: Path) 
         ]
         say(f"syscall scan: {', '.join(dest for dest, _ in elves)}")
         result = scan(files, [dest for dest, _ in elves])
-        write_atomic(path, json.dumps(result.as_json(), indent=1) + "\n")
+        write_atomic(path, jsonfile.dumps("syscall-scan", result.as_json()))
     say(
         f"syscall scan: {len(result.numbers)} table syscalls reachable"
         + ("" if result.complete else f", {len(result.unresolved)} sites UNRESOLVED")

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Protocol
 
 from ..core.errors import ConfigError
-from ..report.results import StepName
+from ..report.verdicts import Reason, StepName
 
 
 @dataclass
@@ -32,6 +32,17 @@ class Contribution:
     # its parent's), when that one is closer to what this candidate builds.
     seed: str | None = None
     text_order: str = ""  # linker-script lines placing .text.<fn> sections first
+
+
+@dataclass(frozen=True)
+class Skip:
+    """A derivation's word that its candidate is not worth building, and why."""
+
+    reason: Reason
+    detail: str
+
+    def __str__(self) -> str:  # as result.json's "skipped" holds it
+        return f"{self.reason}: {self.detail}"
 
 
 class Context(Protocol):
@@ -89,8 +100,8 @@ class Derivation:
         """One of its extra steps: (ok, detail, facts)."""
         raise NotImplementedError(f"derivation {self.name} has no step {step.value}")
 
-    def skip(self, ctx: Context) -> str | None:
-        """Why its candidates are not built at all, as "code: detail", or None."""
+    def skip(self, ctx: Context) -> Skip | None:
+        """Why its candidates are not built at all, or None."""
         return None
 
     def risk(self, record: Any) -> str | None:

@@ -10,12 +10,12 @@ scratch, gives the same image.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import shutil
 from pathlib import Path
 from typing import Any
 
+from ..core import jsonfile
 from ..core.publish import write_atomic, write_if_changed
 from ..image.candidate import build_folder
 from ..report.results import StepName
@@ -71,7 +71,7 @@ class Search(Derivation):
         (out / "search.txt").write_text(text)
         chart = self._chart(ctx, r, me, cycle_dir)
         data = {"run_id": ctx.env.run_id, **r.as_json(), "charts": [p.name for p in chart]}
-        write_atomic(cycle_dir / "search.json", json.dumps(data, indent=1) + "\n")
+        write_atomic(cycle_dir / "search.json", jsonfile.dumps("search", data))
         write_atomic(cycle_dir / "search.txt", text)
         minimal = minimal_config(
             ctx.spec(me).fragments,

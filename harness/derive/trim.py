@@ -3,7 +3,6 @@ turned off by the cycle's trim rules (configs/rules/trim.yaml)."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +30,7 @@ class Trim(Derivation):
         cycle = ctx.cycle
         base = ctx.built(cycle.baseline)
         entry = ctx.profile(cycle.baseline, cycle.trim_selector)
-        hits = json.loads(entry.file("profile.json").read_text())["symbols"]
+        hits = entry.profile().symbols
         decisions = decide(
             load_rules(resolve(cycle.trim_rules)),
             hits,

@@ -9,28 +9,19 @@ its outcome, failures included; a step with no outcome did not run here.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 from filelock import FileLock
 
+from ..core import jsonfile
 from ..core.paths import results_dir
 from ..core.publish import write_atomic
+from .verdicts import StepName
 
-
-class StepName(StrEnum):
-    """The steps a candidate must pass, in order."""
-
-    BUILD = "build"
-    BOOT = "boot"
-    WORKLOAD = "workload"
-    REGRESSION = "regression"
-    ENOSYS = "enosys"
-    REPRODUCE = "reproduce"  # the search's minimal.config, built from scratch, gives this image
+__all__ = ["StepName", "Records", "CandidateRecord", "Outcome"]
 
 
 @dataclass
@@ -73,10 +64,10 @@ def candidate_dir(target: str, cycle: str, candidate: str) -> Path:
 
 def _read(folder: Path) -> dict[str, Any]:
     try:
-        data = json.loads((folder / "result.json").read_text())
-    except (OSError, ValueError):
+        text = (folder / "result.json").read_text()
+    except OSError:
         return {}
-    return data if isinstance(data, dict) else {}
+    return jsonfile.loads("result", text) or {}
 
 
 def read_record(folder: Path) -> CandidateRecord | None:
@@ -98,7 +89,7 @@ class Records:
             if data.get("run_id") != self.run_id:
                 data = {"run_id": self.run_id, "steps": {}}  # a new run: nothing inherited
             change(data)
-            write_atomic(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
+            write_atomic(path, jsonfile.dumps("result", data, indent=2, sort_keys=True))
         return data
 
     def update(self, folder: Path, **facts: Any) -> dict[str, Any]:

@@ -6,20 +6,18 @@ it works the same after a serial run and after pytest-xdist workers.
 
 from __future__ import annotations
 
-import json
 import shutil
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from ..core import jsonfile
 from ..settings.cycles import CycleDef
 from .bloat import Bloat
 from .charts import size_vs_time
-from .results import CandidateRecord, StepName, read_record
+from .results import CandidateRecord, read_record
+from .verdicts import STEP_FAILURE, Reason, StepName
 
-# Qualified, but prunes syscalls the userspace can call: not selected unless
-# the cycle sets accept_at_risk.
-AT_RISK = "at_risk"
 SYSCALL_COUNTS = ("reachable", "traced", "kept", "pruned")
 SECTION_COLUMNS = ("text", "rodata", "data", "bss", "init", "unwind")
 LOCALITY_COLUMNS = ("text_pages", "hot90_pages", "hot90_lines")
@@ -28,7 +26,7 @@ LOCALITY_COLUMNS = ("text_pages", "hot90_pages", "hot90_lines")
 @dataclass
 class Decision:
     candidate: str
-    reason: str
+    reason: Reason
     detail: str = ""
     linux_axf_bytes: int | None = None
     shell_ready_ms: float | None = None
@@ -39,18 +37,6 @@ class Decision:
     top_symbol_deltas: list[tuple[str, int, int, int]] = field(default_factory=list)
     syscalls: dict[str, int] = field(default_factory=dict)  # reachable, traced, kept, ...
     locality: dict[str, int] = field(default_factory=dict)  # text_pages, hot90_pages, hot90_lines
-
-
-# The decision when a required step failed.
-STEP_FAILURE = {
-    StepName.BUILD: "failed_build",
-    StepName.BOOT: "failed_boot",
-    StepName.WORKLOAD: "failed_workload",
-    StepName.REGRESSION: "rejected_boot_regression",
-    StepName.ENOSYS: "enosys",
-    StepName.REPRODUCE: "not_reproduced",
-}
-NOT_RUN = "not_run"  # a required step has no outcome in this run: no selection
 
 
 def required_steps(cycle: CycleDef, name: str) -> list[StepName]:
@@ -70,16 +56,16 @@ def _brief(detail: str, limit: int = 400) -> str:
     return f"{first} ... {detail[-(limit - len(first) - 5) :]}"
 
 
-def _failure(r: CandidateRecord, steps: list[StepName]) -> tuple[str, str] | None:
+def _failure(r: CandidateRecord, steps: list[StepName]) -> tuple[Reason, str] | None:
     """The first required step that failed, or that did not run in this run."""
     for step in steps:
         outcome = r.steps.get(step)
         if outcome is None:
-            return NOT_RUN, f"{step.value} did not run"
+            return Reason.NOT_RUN, f"{step.value} did not run"
         if not outcome.ok:
             return STEP_FAILURE[step], _brief(outcome.detail)
     if r.get("linux_axf_bytes") is None:
-        return "failed_build", "no linux.axf size recorded"
+        return Reason.FAILED_BUILD, "no linux.axf size recorded"
     return None
 
 
@@ -100,17 +86,17 @@ def decide(cycle: CycleDef, root: Path, run_id: str) -> list[Decision]:
         skipped = r.get("skipped")
         if skipped:  # a derivation said not to build it, in this run, and why
             code, _, skip_why = str(skipped).partition(": ")
-            decisions.append(Decision(candidate=c.name, reason=code, detail=skip_why))
+            decisions.append(Decision(candidate=c.name, reason=Reason(code), detail=skip_why))
             continue
         failure = _failure(r, required_steps(cycle, c.name))
         risks = [why for d in cycle.derivations(c.name) if (why := d.risk(r))]
         risk = "; ".join(risks)
         if failure is None and risks and not cycle.accept_at_risk:
-            failure = (AT_RISK, risk)
+            failure = (Reason.AT_RISK, risk)
         decisions.append(
             Decision(
                 candidate=c.name,
-                reason=failure[0] if failure else "qualified",
+                reason=failure[0] if failure else Reason.QUALIFIED,
                 detail=failure[1] if failure else ("accepted at risk: " + risk if risks else ""),
                 syscalls=_syscall_counts(r),
                 linux_axf_bytes=r.get("linux_axf_bytes"),
@@ -120,7 +106,7 @@ def decide(cycle: CycleDef, root: Path, run_id: str) -> list[Decision]:
                 locality=r.get("locality") or {},
             )
         )
-    qualified = [d for d in decisions if d.reason == "qualified"]
+    qualified = [d for d in decisions if d.reason == Reason.QUALIFIED]
     # Smallest first; a tie goes to the faster boot, then to the better code locality.
     qualified.sort(
         key=lambda d: (
@@ -132,7 +118,7 @@ def decide(cycle: CycleDef, root: Path, run_id: str) -> list[Decision]:
         )
     )
     for i, d in enumerate(qualified):
-        d.reason = "selected" if i == 0 else "larger_than_selected"
+        d.reason = Reason.SELECTED if i == 0 else Reason.LARGER_THAN_SELECTED
     return decisions
 
 
@@ -152,20 +138,25 @@ def add_bloat(decisions: list[Decision], root: Path, baseline: str, bloat: Bloat
             d.top_symbol_deltas = b.deltas[:10]
 
 
-def _coverage(root: Path, run_id: str) -> dict | None:
+def _of_run(kind: str, path: Path, run_id: str) -> dict | None:
+    """One of the cycle's JSON files, when this run wrote it."""
     try:
-        data = json.loads((root / "coverage.json").read_text())
-    except (OSError, ValueError):
+        data = jsonfile.loads(kind, path.read_text())
+    except OSError:
         return None
-    return data if data.get("run_id") == run_id else None
+    return data if data is not None and data.get("run_id") == run_id else None
+
+
+def _coverage(root: Path, run_id: str) -> dict | None:
+    return _of_run("coverage", root / "coverage.json", run_id)
 
 
 def _safety_cost(decisions: list[Decision]) -> list[str]:
     """What keeping every reachable syscall costs, against each at-risk candidate."""
-    chosen = next((d for d in decisions if d.reason == "selected"), None)
+    chosen = next((d for d in decisions if d.reason == Reason.SELECTED), None)
     out = []
     for d in decisions:
-        if d.reason != AT_RISK or chosen is None:
+        if d.reason != Reason.AT_RISK or chosen is None:
             continue
         if chosen.linux_axf_bytes is None or d.linux_axf_bytes is None:
             continue
@@ -188,7 +179,7 @@ def build_summary(cycle: CycleDef, root: Path, run_id: str, bloat: BloatTool = N
     the few it saw.
     """
     decisions = decide(cycle, root, run_id)
-    if len(decisions) < len(cycle.candidates) or any(d.reason == NOT_RUN for d in decisions):
+    if len(decisions) < len(cycle.candidates) or any(d.reason == Reason.NOT_RUN for d in decisions):
         return None
     add_bloat(decisions, root, cycle.baseline, bloat)
     return {
@@ -197,7 +188,7 @@ def build_summary(cycle: CycleDef, root: Path, run_id: str, bloat: BloatTool = N
         "coverage": _coverage(root, run_id),
         "safety_cost": _safety_cost(decisions),
         "baseline": cycle.baseline,
-        "selected": next((d.candidate for d in decisions if d.reason == "selected"), None),
+        "selected": next((d.candidate for d in decisions if d.reason == Reason.SELECTED), None),
         "regression_rule": asdict(cycle.regression),
         "candidates": {d.candidate: asdict(d) for d in decisions},
         "search": _search(root, run_id),
@@ -206,11 +197,8 @@ def build_summary(cycle: CycleDef, root: Path, run_id: str, bloat: BloatTool = N
 
 def _search(root: Path, run_id: str) -> dict | None:
     """The size search's outcomes, when this run wrote them (search.json)."""
-    try:
-        data = json.loads((root / "search.json").read_text())
-    except (OSError, ValueError):
-        return None
-    if data.get("run_id") != run_id:
+    data = _of_run("search", root / "search.json", run_id)
+    if data is None:
         return None
     text = root / "search.txt"
     data["table"] = text.read_text() if text.exists() else ""
@@ -234,7 +222,7 @@ def write_summary(cycle: CycleDef, root: Path, run_id: str, bloat: BloatTool = N
     if summary.get("search"):
         charts += [root / f for f in summary["search"].get("charts", []) if (root / f).exists()]
     summary["charts"] = [p.name for p in charts]
-    (root / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    (root / "summary.json").write_text(jsonfile.dumps("summary", summary, indent=2))
     (root / "summary.txt").write_text(render(summary))
     return summary
 

@@ -12,7 +12,8 @@ from typing import Any
 from ..settings.load import Settings
 from .bloat import bloat_tool
 from .results import cycle_dir
-from .selection import NOT_RUN, decide, render, write_summary
+from .selection import decide, render, write_summary
+from .verdicts import Reason
 
 JUNIT_KEYS = ("reason", "linux_axf_bytes", "shell_ready_ms", "guest_shell_ready_ms", "delta_bytes")
 
@@ -42,7 +43,7 @@ def write_summaries(settings: Settings, run_id: str, junit: Any = None) -> list[
         if not summary:
             decisions = decide(cycle, root, run_id)
             if decisions:
-                done = [d.candidate for d in decisions if d.reason != NOT_RUN]
+                done = [d.candidate for d in decisions if d.reason != Reason.NOT_RUN]
                 texts.append(
                     f"cycle {name}: {len(done)} of {len(cycle.candidates)} candidates went "
                     "through every step in this session; no selection written\n"

@@ -15,11 +15,11 @@ python -m harness.syscall_scan ELF [ELF ...] [--syscall-table TBL] [--json]
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from ..core import jsonfile
 from ..core.errors import KqualError
 from ..core.fingerprint import sha256_file
 from ..derive.syscall_table import syscall_names
@@ -270,7 +270,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     if args.json:
-        json.dump(result.as_json(names), sys.stdout, indent=1)
+        sys.stdout.write(jsonfile.dumps("syscall-scan", result.as_json(names)))
         sys.stdout.write("\n")
     else:
         sys.stdout.write(render(result, names))

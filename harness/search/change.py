@@ -6,17 +6,26 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 _OPTION = re.compile(r"^[A-Z0-9_]+$")
 
 
+class ChangeSource(StrEnum):
+    """Where a trial's change came from."""
+
+    KNOB = "knob"  # configs/rules/knobs.yaml
+    TRACE = "trace"  # an option none of whose code ran in the baseline's profile
+    COMBINATION = "combination"  # the accepted trials together
+
+
 @dataclass(frozen=True)
 class Change:
-    """What one trial sets. `source` is "knob" or "trace"; expected bytes only orders."""
+    """What one trial sets; expected bytes only order the trials."""
 
     values: tuple[tuple[str, str], ...]  # (option without CONFIG_, value: y, n, a number, "text")
     why: str = ""
-    source: str = "knob"
+    source: ChangeSource = ChangeSource.KNOB
     expect_bytes: int = 0
     detail: dict = field(default_factory=dict, compare=False, hash=False)
 

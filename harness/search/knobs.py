@@ -9,7 +9,7 @@ from typing import Any
 
 from ..core.errors import ConfigError
 from ..settings.schema import LocatedList, bind, load_yaml
-from .change import Change, valid_option
+from .change import Change, ChangeSource, valid_option
 
 
 @dataclass
@@ -66,7 +66,7 @@ def load_knobs(path: Path, symbols: Collection[str] | None = None) -> list[Chang
                     "(check the spelling: 'make menuconfig' finds options with /)",
                 )
             values.append((option, _value(path, line, option, value)))
-        change = Change(tuple(values), knob.why, "knob", knob.expect_bytes)
+        change = Change(tuple(values), knob.why, ChangeSource.KNOB, knob.expect_bytes)
         if change.digest in seen:
             raise ConfigError(
                 path, line, f"{change.label} is already a knob on line {seen[change.digest]}"

@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..image.kconfig import parse_config, parse_fragment
-from .change import Change
+from .change import Change, ChangeSource
 from .footprint import Footprint
 
 
@@ -39,7 +39,9 @@ def trace_changes(
             f"{len(fp.objects)} object(s), {fp.functions} functions, none ran in the "
             f"workload (outside .init): {', '.join(fp.objects[:3])}"
         )
-        out.append(Change(((fp.option, "n"),), why, "trace", fp.bytes, {"objects": fp.objects}))
+        out.append(
+            Change(((fp.option, "n"),), why, ChangeSource.TRACE, fp.bytes, {"objects": fp.objects})
+        )
     return out
 
 

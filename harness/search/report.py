@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from .change import ChangeSource
 from .search import SearchResult
 from .trial import TrialOutcome
 
@@ -34,9 +35,11 @@ def table(result: SearchResult) -> str:
 
 
 def _row(o: TrialOutcome, result: SearchResult) -> str:
-    label = o.label if o.source != "combination" else f"[{len(o.values)} options together]"
-    verdict = o.verdict
-    if o.verdict == "accepted" and o.source != "combination":
+    label = (
+        o.label if o.source != ChangeSource.COMBINATION else f"[{len(o.values)} options together]"
+    )
+    verdict: str = o.verdict
+    if o.accepted and o.source != ChangeSource.COMBINATION:
         verdict = (
             "accepted"
             if o.label in {a.label for a in result.accepted}

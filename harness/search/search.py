@@ -16,7 +16,6 @@ with a few builds, not one per subset.
 
 from __future__ import annotations
 
-import json
 import shutil
 import time
 from dataclasses import dataclass, field
@@ -25,20 +24,21 @@ from typing import Any
 
 from filelock import FileLock
 
+from ..core import jsonfile
 from ..core.fingerprint import Fingerprint
 from ..core.paths import cache_dir, resolve
 from ..core.progress import say
 from ..core.publish import write_atomic
 from ..image.candidate import build_folder
-from ..image.kernel_source import prepare_source
+from ..image.kernel_source import ARCH, prepare_source
 from ..settings.cycles import CandidateDef
 from ..trace.symbols import SymbolTable
-from .change import Change, combined
+from .change import Change, ChangeSource, combined
 from .footprint import footprints
 from .kbuild_map import KbuildMap, prompted_options
 from .knobs import load_knobs
 from .proposals import base_config_of, proposals, required_options, trace_changes
-from .trial import ACCEPTED, TrialOutcome, timed_evaluate
+from .trial import TrialOutcome, Verdict, timed_evaluate
 
 SEARCH_CODE = ("search.search", "search.trial", "search.proposals", "search.footprint")
 
@@ -118,21 +118,20 @@ class SizeSearch:
             self.folder() / f"proposals-{Change((('K', knobs_path.read_text()),)).digest[:16]}.json"
         )
         with FileLock(str(path) + ".lock"):
-            if path.exists():
-                data = json.loads(path.read_text())
+            data = jsonfile.loads("proposals", path.read_text()) if path.exists() else None
+            if data is not None:
                 self._skipped = [(_change(d), d["skip"]) for d in data["skipped"]]
                 return [_change(d) for d in data["trials"]]
             ordered, skipped = self._propose(knobs)
             write_atomic(
                 path,
-                json.dumps(
+                jsonfile.dumps(
+                    "proposals",
                     {
                         "trials": [_change_json(c) for c in ordered],
                         "skipped": [_change_json(c) | {"skip": why} for c, why in skipped],
                     },
-                    indent=1,
-                )
-                + "\n",
+                ),
             )
             self._skipped = skipped
             return ordered
@@ -146,10 +145,10 @@ class SizeSearch:
             f"'{self.spec.selector}' profile"
         )
         entry = self.runner.profile(self.cycle.baseline, self.spec.selector)
-        hits = json.loads(entry.file("profile.json").read_text())["symbols"]
+        hits = entry.profile().symbols
         fps = footprints(
             build_folder(target, self.runner.build_name(self.base)),
-            KbuildMap.from_tree(source.tree, target.kernel.arch),
+            KbuildMap.from_tree(source.tree, ARCH),
             SymbolTable.from_vmlinux(base.results / "vmlinux"),
             hits,
             target.toolchain_prefix,
@@ -177,15 +176,16 @@ class SizeSearch:
     ) -> TrialOutcome:
         path = self.folder() / f"{name}.json"
         with FileLock(str(path) + ".lock"):
-            if path.exists():
-                outcome = TrialOutcome.from_json(json.loads(path.read_text()))
+            data = jsonfile.loads("trial", path.read_text()) if path.exists() else None
+            if data is not None:
+                outcome = TrialOutcome.from_json(data)
                 say(f"{self.cycle.name}: {name}: {outcome.verdict} (from the search cache)")
                 return outcome
             if self.budget.expired():
                 return TrialOutcome(
                     change.label,
                     _pairs(values),
-                    "budget",
+                    Verdict.BUDGET,
                     "time budget spent",
                     change.source,
                     change.why,
@@ -201,7 +201,7 @@ class SizeSearch:
                 change.source,
                 change.why,
             )
-            write_atomic(path, json.dumps(outcome.as_json(), indent=1) + "\n")
+            write_atomic(path, jsonfile.dumps("trial", outcome.as_json()))
             saved = f", saves {outcome.saved_bytes:,} bytes" if outcome.saved_bytes else ""
             say(
                 f"{self.cycle.name}: {name}: {outcome.verdict}{saved} ({outcome.seconds:.0f}s)"
@@ -227,9 +227,7 @@ class SizeSearch:
 
     def _search(self) -> SearchResult:
         outcomes = [o for i in range(self.slots()) if (o := self.trial(i)) is not None]
-        passed = sorted(
-            (o for o in outcomes if o.verdict == ACCEPTED), key=lambda o: -(o.saved_bytes or 0)
-        )
+        passed = sorted((o for o in outcomes if o.accepted), key=lambda o: -(o.saved_bytes or 0))
         result = SearchResult(
             outcomes, skipped=[{"label": c.label, "why": why} for c, why in self._skipped]
         )
@@ -240,7 +238,7 @@ class SizeSearch:
         def attempt(items: list[TrialOutcome]) -> bool:
             nonlocal seed
             values = combined([Change(_tuple(o.values)) for o in kept + items])
-            change = Change(values, "combination", "combination")
+            change = Change(values, "combination", ChangeSource.COMBINATION)
             name = f"combo-{change.digest[:10]}"
             if name not in tried:
                 tried[name] = self._outcome(change, name, values)
@@ -305,6 +303,6 @@ def _change(d: dict[str, Any]) -> Change:
     return Change(
         _tuple(d["values"]),
         d.get("why", ""),
-        d.get("source", "knob"),
+        ChangeSource(d.get("source", ChangeSource.KNOB)),
         int(d.get("expect_bytes", 0)),
     )

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import asdict, dataclass, field
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -20,31 +21,34 @@ from ..core.errors import KqualError
 from ..derive.syscall_prune import NI, PRUNED
 from ..derive.syscall_table import parse_syscall_table
 from ..image.kconfig import ConfigNotAppliedError
+from .change import ChangeSource
 
-ACCEPTED = "accepted"
-# Why a trial is not taken, in the order its steps run.
-VERDICTS = (
-    ACCEPTED,
-    "no_effect",  # olddefconfig did not keep a requested value: not built
-    "drags",  # it turned off (or changed) something the target's fragments need: not built
-    "build_error",
-    "boot_failure",
-    "notice",  # a pruned syscall was called
-    "workload_step",
-    "regression",
-    "reachable_lost",  # a syscall the userspace can make now points at sys_ni_syscall
-    "no_saving",
-    "budget",  # not run: the search's time budget ran out
-)
+
+class Verdict(StrEnum):
+    """Why a trial is taken or not, in the order its steps run."""
+
+    ACCEPTED = "accepted"
+    NO_EFFECT = "no_effect"  # olddefconfig did not keep a requested value: not built
+    DRAGS = "drags"  # it turned off (or changed) something the target's fragments need: not built
+    BUILD_ERROR = "build_error"
+    BOOT_FAILURE = "boot_failure"
+    NOTICE = "notice"  # a pruned syscall was called
+    WORKLOAD_STEP = "workload_step"
+    REGRESSION = "regression"
+    REACHABLE_LOST = (
+        "reachable_lost"  # a syscall the userspace can make now points at sys_ni_syscall
+    )
+    NO_SAVING = "no_saving"
+    BUDGET = "budget"  # not run: the search's time budget ran out
 
 
 @dataclass
 class TrialOutcome:
     label: str
     values: list[list[str]]
-    verdict: str
+    verdict: Verdict
     detail: str = ""
-    source: str = "knob"
+    source: ChangeSource = ChangeSource.KNOB
     why: str = ""
     linux_axf_bytes: int | None = None
     saved_bytes: int | None = None  # linux.axf, against the base
@@ -53,17 +57,20 @@ class TrialOutcome:
 
     @property
     def accepted(self) -> bool:
-        return self.verdict == ACCEPTED
+        return self.verdict == Verdict.ACCEPTED
 
     def as_json(self) -> dict[str, Any]:
         return asdict(self)
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> TrialOutcome:
-        return cls(**{k: data[k] for k in cls.__dataclass_fields__ if k in data})
+        values = {k: data[k] for k in cls.__dataclass_fields__ if k in data}
+        values["verdict"] = Verdict(values["verdict"])
+        values["source"] = ChangeSource(values.get("source", ChangeSource.KNOB))
+        return cls(**values)
 
 
-def evaluate(runner: Any, name: str, base: str) -> tuple[str, str]:
+def evaluate(runner: Any, name: str, base: str) -> tuple[Verdict, str]:
     """(verdict, detail) of candidate `name` of the runner's cycle, step by step."""
     try:
         built = runner.built(name)
@@ -72,34 +79,34 @@ def evaluate(runner: Any, name: str, base: str) -> tuple[str, str]:
         own = [m for m in e.mismatches if str(m.request.path) in mine]
         dragged = [m for m in e.mismatches if str(m.request.path) not in mine]
         if dragged:
-            return "drags", "; ".join(str(m) for m in dragged)
-        return "no_effect", "; ".join(str(m) for m in own)
+            return Verdict.DRAGS, "; ".join(str(m) for m in dragged)
+        return Verdict.NO_EFFECT, "; ".join(str(m) for m in own)
     except KqualError as e:
-        return "build_error", _first_lines(str(e))
+        return Verdict.BUILD_ERROR, _first_lines(str(e))
     base_built = runner.built(base)
     if built.sizes.in_image >= base_built.sizes.in_image:
-        return "no_saving", (
+        return Verdict.NO_SAVING, (
             f"image sections {built.sizes.in_image:,} bytes, base {base_built.sizes.in_image:,}"
         )
     try:
         runner.boot(name)
     except BootFailure as e:
         runner.close_sessions(name)
-        verdict = "notice" if e.syscall is not None else "boot_failure"
+        verdict = Verdict.NOTICE if e.syscall is not None else Verdict.BOOT_FAILURE
         return verdict, runner.explain(e)
     failures = runner.run_workload(name)
     notices = [f for f in failures if "pruned syscall" in f]
     if notices:
-        return "notice", notices[0]
+        return Verdict.NOTICE, notices[0]
     if failures:
-        return "workload_step", failures[0]
+        return Verdict.WORKLOAD_STEP, failures[0]
     ok, detail = runner.regression(name)
     if not ok:
-        return "regression", detail
+        return Verdict.REGRESSION, detail
     lost = lost_syscalls(runner, built.results / "System.map", base_built.results / "System.map")
     if lost:
-        return "reachable_lost", "now sys_ni_syscall: " + ", ".join(lost[:8])
-    return ACCEPTED, ""
+        return Verdict.REACHABLE_LOST, "now sys_ni_syscall: " + ", ".join(lost[:8])
+    return Verdict.ACCEPTED, ""
 
 
 def lost_syscalls(runner: Any, system_map: Path, base_map: Path) -> list[str]:
@@ -138,7 +145,7 @@ def timed_evaluate(
     base: str,
     change_label: str,
     values: list[list[str]],
-    source: str,
+    source: ChangeSource,
     why: str,
 ) -> TrialOutcome:
     start = time.monotonic()

@@ -11,7 +11,7 @@ from typing import Any
 from ..core.errors import ConfigError
 from ..core.paths import resolve
 from ..derive.registry import Derivation, make
-from .files import CYCLES
+from .files import CYCLES, KNOBS, RULES, SYSCALL_KEEP, TRIM_RULES
 from .schema import bind, load_yaml
 
 DEFAULT_CYCLES = CYCLES
@@ -47,7 +47,7 @@ class SearchDef:
     """The size_search cycle's search: trials on top of `from`, largest expected saving first."""
 
     base: str = field(metadata={"key": "from"})
-    knobs: str = "configs/rules/knobs.yaml"
+    knobs: str = str(RULES / KNOBS)
     selector: str = "full"  # the profile whose never-run code proposes options
     trials: int = field(default=32, metadata={"min": 1})  # budget; --search-budget overrides
     min_bytes: int = field(default=1024, metadata={"min": 0})  # smaller trace proposals: skipped
@@ -58,8 +58,8 @@ class CycleDef:
     candidates: list[CandidateDef]
     selector: str = "syscalls"
     trim_selector: str = "full"
-    trim_rules: str = "configs/rules/trim.yaml"
-    syscall_keep: str = "configs/rules/syscall_keep.yaml"
+    trim_rules: str = str(RULES / TRIM_RULES)
+    syscall_keep: str = str(RULES / SYSCALL_KEEP)
     regression: RegressionRule = field(default_factory=RegressionRule)
     # A candidate that prunes syscalls the userspace can call is `at_risk` and
     # not selected, unless the cycle accepts that risk.
@@ -116,9 +116,12 @@ class _CyclesFile:
 
 
 def load_cycles(
-    path: Path = DEFAULT_CYCLES, selectors: Collection[str] | None = None
+    path: Path = DEFAULT_CYCLES, selectors: Collection[str] | None = None, rules: Path = RULES
 ) -> dict[str, CycleDef]:
-    """Cycles, checked: names, derivations, files, and (given) the trace selectors."""
+    """Cycles, checked: names, derivations, files, and (given) the trace selectors.
+
+    A rule file a cycle does not name is the one of that name in `rules`.
+    """
     data = load_yaml(path)
     if not isinstance(data, dict):
         raise ConfigError(path, getattr(data, "line", None), "expected a mapping with 'cycles:'")
@@ -129,6 +132,12 @@ def load_cycles(
         cycle.name = name
         line = data["cycles"].key_lines.get(name)
         raw = data["cycles"][name]
+        if "trim_rules" not in raw:
+            cycle.trim_rules = str(rules / TRIM_RULES)
+        if "syscall_keep" not in raw:
+            cycle.syscall_keep = str(rules / SYSCALL_KEEP)
+        if cycle.search is not None and "knobs" not in raw["search"]:
+            cycle.search.knobs = str(rules / KNOBS)
         names = [c.name for c in cycle.candidates]
         item_lines = getattr(raw.get("candidates"), "item_lines", [line] * len(names))
         if not names:

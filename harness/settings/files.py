@@ -15,4 +15,8 @@ BOARDS = CONFIGS / "boards"
 RULES = CONFIGS / "rules"
 CYCLES = CONFIGS / "cycles.yaml"
 WORKLOAD = CONFIGS / "workload.yaml"
+# The rule files a cycle reads unless it names others, by name in a rules folder.
+TRIM_RULES = "trim.yaml"
+SYSCALL_KEEP = "syscall_keep.yaml"
+KNOBS = "knobs.yaml"
 TRACE_SELECTORS = RULES / "trace.yaml"

@@ -80,7 +80,9 @@ def read_settings(
     load_spec(target.initramfs_spec)
     trace_yaml = configs / TRACE_SELECTORS.relative_to(CONFIGS)
     selectors = load_selectors(trace_yaml)
-    cycles = load_cycles(cycles_path or configs / "cycles.yaml", selectors=selectors)
+    cycles = load_cycles(
+        cycles_path or configs / "cycles.yaml", selectors=selectors, rules=trace_yaml.parent
+    )
     workload = load_workload(workload_path)
     for cycle in cycles.values():
         load_rules(resolve(cycle.trim_rules))

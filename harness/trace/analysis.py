@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from dataclasses import dataclass, field, fields
 from pathlib import Path
+from typing import Any
 
+from ..core import jsonfile
 from .parser import RawTrace, classify
 from .symbols import SymbolTable
 
@@ -48,6 +49,18 @@ class Profile:
         for key in _INT_KEYED:
             d[key] = {str(k): v for k, v in d[key].items()}
         return d
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Profile:
+        """The profile as_json() wrote (syscall numbers back to ints)."""
+        names = {f.name for f in fields(cls)}
+        unknown = set(data) - names
+        if unknown:
+            raise ValueError(f"not a profile: unknown keys {sorted(unknown)}")
+        values = dict(data)
+        for key in _INT_KEYED:
+            values[key] = {int(k): v for k, v in values[key].items()}
+        return cls(**values)
 
 
 def analyze(raw: RawTrace, symtab: SymbolTable, names: dict[int, str]) -> Profile:
@@ -140,7 +153,7 @@ def write_outputs(profile: Profile, out: Path) -> list[Path]:
     """profile.json plus the text files a kernel engineer reads."""
     out.mkdir(parents=True, exist_ok=True)
     files = {
-        "profile.json": json.dumps(profile.as_json(), indent=1) + "\n",
+        "profile.json": jsonfile.dumps("profile", profile.as_json()),
         "hot.order": "".join(f"{n}\n" for n in profile.hot),
         "full.order": "".join(f"{n}\n" for n in profile.first_seen),
         "hits.txt": "".join(f"{h:>10} {n}\n" for n, h in profile.symbols.items()),

@@ -25,9 +25,11 @@ from pathlib import Path
 
 from filelock import FileLock
 
+from ..core import jsonfile
 from ..core.errors import KqualError
 from ..core.fingerprint import code_fingerprint, sha256_file
 from ..core.progress import say
+from .analysis import Profile
 
 MANIFEST = "kqual-cache.json"
 # The code that collects and analyses a trace; the modules it imports are
@@ -64,6 +66,13 @@ class CacheEntry:
     def file(self, name: str) -> Path:
         return self.folder / name
 
+    def profile(self) -> Profile:
+        """The analysis as typed data (profile.json is only its form on disk)."""
+        data = jsonfile.loads("profile", self.file("profile.json").read_text())
+        if data is None:
+            raise ValueError(f"{self.file('profile.json')} is no kqual profile")
+        return Profile.from_json(data)
+
 
 class ProfileCache:
     def __init__(self, root: Path) -> None:
@@ -76,11 +85,11 @@ class ProfileCache:
         """A whole entry for key: its manifest names every file, with the right sums."""
         folder = self.folder(key)
         try:
-            manifest = json.loads((folder / MANIFEST).read_text())
+            manifest = jsonfile.loads("profile-entry", (folder / MANIFEST).read_text())
             present = {p.name for p in folder.iterdir()} - {MANIFEST}
         except (OSError, ValueError):
             return False  # missing, unreadable, or not a folder
-        if not isinstance(manifest, dict) or manifest.get("key") != asdict(key):
+        if manifest is None or manifest.get("key") != asdict(key):
             return False
         files = manifest.get("files")
         if not isinstance(files, dict) or not files or present != set(files):
@@ -126,7 +135,7 @@ class ProfileCache:
                 fill(tmp)
                 files = {p.name: sha256_file(p) for p in sorted(tmp.iterdir()) if p.is_file()}
                 (tmp / MANIFEST).write_text(
-                    json.dumps({"key": asdict(key), "files": files}, indent=1) + "\n"
+                    jsonfile.dumps("profile-entry", {"key": asdict(key), "files": files})
                 )
                 for p in tmp.iterdir():
                     p.chmod(stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)

@@ -6,10 +6,10 @@ python -m harness.trace TRACE --vmlinux VMLINUX [--syscall-table TBL] [--json]
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
+from ..core import jsonfile
 from ..core.errors import KqualError
 from ..derive.syscall_table import syscall_names
 from .analysis import Profile, analyze, write_outputs
@@ -51,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {e.filename}: {e.strerror}", file=sys.stderr)
         return 2
     if args.json:
-        sys.stdout.write(json.dumps(profile.as_json()) + "\n")  # one write, not thousands
+        sys.stdout.write(jsonfile.dumps("profile", profile.as_json(), indent=None))  # one write
     else:
         sys.stdout.write(
             (args.out / "summary.txt").read_text()

@@ -7,12 +7,12 @@ are written side by side.
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..boot.qemu import QemuOptions, QemuSession
+from ..core import jsonfile
 from ..core.errors import ConfigError
 from ..core.fingerprint import tool_version
 from ..core.progress import say
@@ -119,5 +119,5 @@ def collect_trace(
         "seconds": round(elapsed, 2),
         "workload_failures": failures,
     }
-    (out / f"{name}.manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")
+    (out / f"{name}.manifest.json").write_text(jsonfile.dumps("trace", manifest))
     return TraceRun(trace, console, manifest, failures)

@@ -7,6 +7,7 @@ import os
 import shutil
 from pathlib import Path
 
+from ..core import jsonfile
 from ..core.paths import work_dir
 from ..image.candidate import BuiltCandidate
 from ..image.kernel_source import prepare_source
@@ -62,7 +63,7 @@ def get_profile(
         )
         try:
             write_outputs(analyze_trace(run.trace, symtab, table), folder)
-            (folder / "trace-manifest.json").write_text(json.dumps(run.manifest, indent=1))
+            (folder / "trace-manifest.json").write_text(jsonfile.dumps("trace", run.manifest))
             (folder / "console.log").write_bytes(run.console.read_bytes())
         finally:
             if not os.environ.get("KQUAL_KEEP_TRACES"):
