@@ -341,6 +341,13 @@ CYCLES = [
         "cycles.yaml",
     ),
     Case(
+        "cycles-order-unknown-selector",
+        "cycles.yaml",
+        sub("{order: {list: hot, selector: locality}}", "{order: {list: hot, selector: nosuch}}"),
+        "'order' reads the 'nosuch' profile, which is not a selector",
+        "cycles.yaml",
+    ),
+    Case(
         "cycles-accept-at-risk-string",
         "cycles.yaml",
         sub("  syscall_prune:\n", "  syscall_prune:\n    accept_at_risk: sometimes\n"),

@@ -44,7 +44,7 @@ class Order(Derivation):
     def selector(self) -> str:
         return self.opts.get("selector", "full")
 
-    def selectors(self, ctx: Context) -> list[str]:
+    def selectors(self, cycle: Any) -> list[str]:
         return [self.selector]
 
     def _profile(self, ctx: Context) -> Any:

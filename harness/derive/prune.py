@@ -32,8 +32,8 @@ class PruneSyscalls(Derivation):
     def keep_reachable(self) -> bool:
         return self.opts.get("keep_reachable", True)
 
-    def selectors(self, ctx: Context) -> list[str]:
-        return [ctx.cycle.selector]
+    def selectors(self, cycle: Any) -> list[str]:
+        return [cycle.selector]
 
     def params(self) -> list[str]:
         return ["pruned_candidate"] + (

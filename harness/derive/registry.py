@@ -80,8 +80,9 @@ class Derivation:
     def __repr__(self) -> str:
         return f"{self.name}{self.opts or ''}"
 
-    def selectors(self, ctx: Context) -> list[str]:
-        """The profiles (trace selectors) it reads."""
+    def selectors(self, cycle: Any) -> list[str]:
+        """The profiles (trace selectors) it reads in `cycle`: each must be a selector
+        of the trace selectors file, which the cycles file's loader checks."""
         return []
 
     def contribute(self, ctx: Context) -> Contribution:

@@ -46,8 +46,8 @@ class Search(Derivation):
     def params(self) -> list[str]:
         return ["search_candidate"]
 
-    def selectors(self, ctx: Context) -> list[str]:
-        return [ctx.cycle.search.selector]
+    def selectors(self, cycle: Any) -> list[str]:
+        return [cycle.search.selector] if cycle.search else []
 
     def result(self, ctx: Context) -> SearchResult:
         return size_search(ctx).result()

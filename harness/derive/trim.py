@@ -17,8 +17,8 @@ from .registry import Context, Contribution, Derivation, register
 class Trim(Derivation):
     name = "trim"
 
-    def selectors(self, ctx: Context) -> list[str]:
-        return [ctx.cycle.trim_selector]
+    def selectors(self, cycle: Any) -> list[str]:
+        return [cycle.trim_selector]
 
     def fragment(self, ctx: Context) -> Path:
         """The generated fragment, worked out once per cycle run."""

@@ -179,6 +179,8 @@ def load_cycles(
             derive_line = getattr(raw_c, "key_lines", {}).get("derive", item_lines[i])
             where = f"cycle '{name}', candidate '{c.name}'"
             c.derivations = [make(spec, path, derive_line, where) for spec in c.derive]
+            if selectors is not None:
+                _check_selectors(c, cycle, selectors, path, derive_line, where)
             if c.base and c.base not in names[:i]:
                 raise ConfigError(
                     path,
@@ -196,6 +198,26 @@ def load_cycles(
                     path, line, f"cycle '{name}': {key} file {getattr(cycle, key)} not found"
                 )
     return cycles
+
+
+def _check_selectors(
+    c: CandidateDef,
+    cycle: CycleDef,
+    selectors: Collection[str],
+    path: Path,
+    line: int | None,
+    where: str,
+) -> None:
+    """Every profile the candidate's derivations read is a selector of trace.yaml."""
+    for d in c.derivations:
+        for name in d.selectors(cycle):
+            if name not in selectors:
+                raise ConfigError(
+                    path,
+                    line,
+                    f"{where}: '{d.name}' reads the '{name}' profile, which is not a selector "
+                    f"of configs/rules/trace.yaml (known: {', '.join(selectors)})",
+                )
 
 
 def _check_search(
