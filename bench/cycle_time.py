@@ -44,10 +44,10 @@ def main() -> int:
     from harness.image.userspace import build_userspace
     from harness.report.results import Records
     from harness.settings.cycles import load_cycles
+    from harness.settings.selectors import load_selectors
     from harness.settings.target import load_target
     from harness.settings.workload import load_workload
     from harness.trace.cache import ProfileCache
-    from harness.trace.collect import load_selectors
 
     class FromScratch(CycleRunner):
         """Same candidates, each in an empty folder; the generated inputs are A's."""

@@ -17,20 +17,20 @@ from .boot.qemu import BootFailure, QemuSession, StepTimeout
 from .boot.qualify import BootReport, icount_boot, qualify_boot
 from .core import jsonfile
 from .core.errors import CandidateSkipped, KqualError, MissingMeasurement
-from .core.paths import cache_dir, resolve, work_dir
+from .core.paths import cache_dir, candidate_dir, resolve, work_dir
 from .core.publish import write_atomic
 from .derive.reachable import reachable_syscalls
-from .derive.syscall_table import syscall_names
 from .image.candidate import BuiltCandidate, CandidateSpec, build_candidate
 from .image.kernel_source import prepare_source
 from .image.userspace import Userspace, build_userspace, write_initramfs
-from .report.results import Records, StepName, candidate_dir
+from .kernel.syscall_table import syscall_names
+from .report.results import Records, StepName
 from .scan.syscalls import ScanResult
 from .settings.cycles import CycleDef
+from .settings.selectors import Selector
 from .settings.target import Target
 from .settings.workload import Workload
 from .trace.cache import CacheEntry, ProfileCache
-from .trace.collect import Selector
 from .trace.profile import get_profile
 
 
@@ -137,7 +137,9 @@ class CycleRunner:
                     self.built(parent)  # its build folder seeds this one: it must be done
                 self._skip_if_asked(name)
                 spec = self.spec(name)
-                self._built[name] = build_candidate(self.env.target, spec, self.env.records)
+                built = build_candidate(self.env.target, spec)
+                self.env.records.step(built.results, StepName.BUILD, True, **built.facts)
+                self._built[name] = built
                 self._record_derivation(name)
             except CandidateSkipped as e:
                 self._built[name] = e

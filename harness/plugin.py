@@ -544,8 +544,11 @@ def records(kqual_run: RunState) -> Any:
 def baseline(target: Any, records: Any) -> Any:
     """The target's own kernel, built once (a lock makes xdist workers share it)."""
     from .image.candidate import CandidateSpec, build_candidate
+    from .report.results import StepName
 
-    return build_candidate(target, CandidateSpec("baseline", cycle="baseline"), records)
+    built = build_candidate(target, CandidateSpec("baseline", cycle="baseline"))
+    records.step(built.results, StepName.BUILD, True, **built.facts)
+    return built
 
 
 @pytest.fixture(scope="session")

@@ -10,8 +10,7 @@ from __future__ import annotations
 import pytest
 
 from harness.boot.qemu import BootFailure
-from harness.derive.syscall_prune import NI
-from harness.derive.syscall_table import parse_syscall_table, syscall_names
+from harness.kernel.syscall_table import NI, parse_syscall_table, syscall_names
 from harness.report.results import StepName
 
 

@@ -22,8 +22,8 @@ def test_locality(cycle_runners, locality_candidate, record_property):
 def test_hot_order_places_its_functions_first_and_packs_the_hot_code(cycle_runners, target):
     """The layout mechanism end to end, whatever the concentration rule decides for
     the cycle: syscall-prune plus hot.order, linked, checked, and measured."""
-    from harness.derive.registry import make
     from harness.settings.cycles import CandidateDef
+    from harness.settings.derivation import make
 
     runner = cycle_runners["pgo"]
     name = "order-hot-unconditional"

@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 
 from harness.core.errors import ConfigError, KqualError
-from harness.image.kernel_source import source_facts, source_fingerprint
+from harness.kernel.source import source_facts, source_fingerprint
 from harness.plugin import missing_tool, require_tools
 from harness.settings.load import check_settings, read_settings
 from harness.settings.target import read_target
@@ -724,8 +724,12 @@ def table_cache(tmp_path_factory):
     if missing_tool("kernel"):
         return cache  # the cases that need the kernel's facts are skipped
     target = read_target(ROOT / "configs" / "boards" / "an385.yaml")
-    facts = source_facts(target)
-    folder = cache / "kernel-facts" / source_fingerprint(target).short
+    facts = source_facts(target.source_tarball, target.kernel_patches)
+    folder = (
+        cache
+        / "kernel-facts"
+        / source_fingerprint(target.source_tarball, target.kernel_patches).short
+    )
     folder.mkdir(parents=True)
     shutil.copy(facts.syscall_table, folder / "syscall.tbl")
     (folder / "symbols.txt").write_text("\n".join(sorted(facts.symbols)) + "\n")

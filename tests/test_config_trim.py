@@ -3,8 +3,9 @@ from __future__ import annotations
 import pytest
 
 from harness.core.errors import ConfigError
-from harness.derive.config_trim import decide, load_rules, render_fragment
-from harness.image.kconfig import parse_fragment
+from harness.derive.config_trim import decide, render_fragment
+from harness.kernel.kconfig import parse_fragment
+from harness.settings.trim_rules import load_rules
 from harness.trace.symbols import Function, SymbolTable
 
 SYMS = SymbolTable(

@@ -9,10 +9,10 @@ import pytest
 
 from harness.core.errors import ConfigError
 from harness.cycle_run import CycleRunner, Environment
-from harness.derive.registry import Contribution, Derivation, register
 from harness.report.results import Records, StepName, read_record
 from harness.report.selection import decide, required_steps
 from harness.settings.cycles import candidate_params, load_cycles
+from harness.settings.derivation import Contribution, Derivation, register
 from harness.settings.target import default_target_path, read_target
 from harness.settings.workload import load_workload
 from harness.trace.cache import ProfileCache

@@ -3,7 +3,8 @@ from __future__ import annotations
 import pytest
 
 from harness.core.errors import ConfigError
-from harness.image.initramfs import load_spec, render_list
+from harness.image.initramfs import render_list
+from harness.settings.initramfs import load_spec
 
 
 def test_real_description_renders_gen_init_cpio_list(tmp_path):

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from harness.core.errors import ConfigError
-from harness.image.kconfig import (
+from harness.kernel.kconfig import (
     ConfigNotAppliedError,
     apply_requests,
     check_applied,

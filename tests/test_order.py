@@ -8,7 +8,7 @@ import pytest
 
 from harness.core.errors import ConfigError
 from harness.derive.placement import OrderNotApplied, check_placement
-from harness.derive.registry import make
+from harness.settings.derivation import make
 from harness.trace.analysis import concentrated, locality
 from harness.trace.parser import RawTrace
 from harness.trace.symbols import Function, SymbolTable

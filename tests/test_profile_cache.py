@@ -49,28 +49,41 @@ def test_analysis_code_digest_follows_every_imported_module(tmp_path):
     from harness.core.fingerprint import harness_modules
 
     top = Path(profile_cache.__file__).resolve().parent.parent
-    names = {p.relative_to(top).as_posix() for p in harness_modules(*profile_cache.TRACE_CODE)}
+    names = {
+        p.relative_to(top).as_posix()
+        for p in harness_modules(*profile_cache.TRACE_CODE, follow=profile_cache.TRACE_FOLLOW)
+    }
     # what runs the trace and reads it: none of it may be missing from the key
     assert {
-        "trace/cli.py",
+        "trace/collect.py",
         "trace/parser.py",
         "trace/analysis.py",
+        "trace/symbols.py",
         "boot/qemu.py",
         "boot/console.py",
+        "core/jsonfile.py",
     } <= names
+    # what only wraps or stores it, or describes the inputs: none of it shapes a profile
+    assert not {"trace/cli.py", "trace/cache.py", "settings/target.py", "core/runner.py"} & names
     code = tmp_path / "code"
-    (code / "trace").mkdir(parents=True)
-    (code / "core").mkdir()
-    (code / "trace" / "collect.py").write_text("from ..core.helper import x\n")
-    (code / "trace" / "cli.py").write_text("from . import other\n")
-    (code / "trace" / "cache.py").write_text("")
+    for package in ("trace", "core", "boot", "settings"):
+        (code / package).mkdir(parents=True)
+    (code / "trace" / "collect.py").write_text(
+        "from ..boot.helper import x\nfrom ..settings.target import T\n"
+    )
+    (code / "trace" / "parser.py").write_text("from . import other\n")
+    (code / "trace" / "analysis.py").write_text("")
     (code / "trace" / "other.py").write_text("")
-    (code / "core" / "helper.py").write_text("x = 1\n")
-    (code / "core" / "unrelated.py").write_text("")
+    (code / "trace" / "cli.py").write_text("from . import parser\n")
+    (code / "core" / "jsonfile.py").write_text("")
+    (code / "boot" / "helper.py").write_text("x = 1\n")
+    (code / "boot" / "unrelated.py").write_text("")
+    (code / "settings" / "target.py").write_text("T = 1\n")
     before = analysis_code_digest(code)
-    (code / "core" / "unrelated.py").write_text("# changed\n")
-    assert analysis_code_digest(code) == before
-    (code / "core" / "helper.py").write_text("x = 2\n")  # another package, two levels up
+    for unrelated in ("boot/unrelated.py", "settings/target.py", "trace/cli.py"):
+        (code / unrelated).write_text("# changed\n")
+        assert analysis_code_digest(code) == before, unrelated
+    (code / "boot" / "helper.py").write_text("x = 2\n")  # another package, two levels up
     after = analysis_code_digest(code)
     assert after != before
     (code / "trace" / "other.py").write_text("# changed\n")  # `from . import other`

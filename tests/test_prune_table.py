@@ -3,8 +3,8 @@ from __future__ import annotations
 import pytest
 
 from harness.core.errors import ConfigError
-from harness.derive.syscall_prune import NI, PRUNED, prune_table, report, systbl_override
-from harness.derive.syscall_table import parse_syscall_table, syscall_names
+from harness.derive.syscall_prune import prune_table, report, systbl_override
+from harness.kernel.syscall_table import NI, PRUNED, parse_syscall_table, syscall_names
 
 TABLE = """\
 # comment line

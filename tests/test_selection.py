@@ -7,10 +7,10 @@ import pytest
 
 from harness.core import jsonfile
 from harness.core.errors import ConfigError
-from harness.derive.registry import make
 from harness.report.bloat import parse
 from harness.report.selection import decide, render, write_summary
 from harness.settings.cycles import CandidateDef, CycleDef, load_cycles
+from harness.settings.derivation import make
 
 DATA = Path(__file__).parent / "data"
 

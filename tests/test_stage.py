@@ -146,3 +146,11 @@ def test_a_new_toolchain_wipes_the_kernel_build_folder(tmp_path, monkeypatch):
             "x",
         )
     assert not (folder / "stale.o").exists() and calls
+
+
+def test_a_key_that_names_missing_code_is_an_error():
+    """A stale module name (harness/build/ became harness/image/) adds nothing to a
+    key without a word; it must fail instead."""
+    with pytest.raises(ValueError, match="no module harness.build.kernel_build"):
+        Fingerprint().add_code("build.kernel_build")
+    assert Fingerprint().add_code("image.kernel_build").parts

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from harness.derive.syscall_table import parse_syscall_table
 from harness.image.kernel_source import prepare_source
 from harness.image.userspace import build_userspace
+from harness.kernel.syscall_table import parse_syscall_table
 from harness.scan.syscalls import main, scan
 from harness.settings.target import default_target_path, read_target
 

@@ -62,10 +62,13 @@ class Fingerprint:
         self.parts[f"tool:{tool}"] = tool_version(tool)
         return self
 
-    def add_code(self, *modules: str, root: Path | None = None) -> Fingerprint:
-        """The harness modules that shape this output, with all they import."""
+    def add_code(
+        self, *modules: str, follow: tuple[str, ...] = (), root: Path | None = None
+    ) -> Fingerprint:
+        """The harness modules that shape this output, with what they import from
+        the packages of `follow` (default: their own)."""
         top = root or HARNESS
-        for path in harness_modules(*modules, root=root):
+        for path in harness_modules(*modules, follow=follow, root=root):
             self.add_file("harness/" + path.relative_to(top).as_posix(), path)
         return self
 
@@ -85,14 +88,20 @@ class Fingerprint:
         return self.digest[:16]
 
 
-def harness_modules(*names: str, root: Path | None = None) -> list[Path]:
+def harness_modules(
+    *names: str, follow: tuple[str, ...] = (), root: Path | None = None
+) -> list[Path]:
     """The harness modules that `names` import, transitively, themselves included.
 
     Names are dotted from the harness package ("image.kernel_build"). What
     shapes a stage's output is the code it runs: deriving the list from the
-    imports means a new helper module can never be left out of a key.
+    imports means a new helper module can never be left out of a key. Imports
+    are followed into the packages of `follow` only (default: those of the
+    named modules): a settings schema or a command-line wrapper shapes no
+    output, and editing one must not invalidate every build or cached trace.
     """
     top = root or HARNESS
+    packages = set(follow) or {n.split(".")[0] for n in names}
     for name in names:
         if _module_file(top, name) is None:
             raise ValueError(f"no module harness.{name}: a stage key must name code that exists")
@@ -112,7 +121,9 @@ def harness_modules(*names: str, root: Path | None = None) -> list[Path]:
                 prefix = ".".join([*base, *(node.module.split(".") if node.module else [])])
                 for alias in node.names:
                     sub = f"{prefix}.{alias.name}" if prefix else alias.name
-                    todo.append(sub if _module_file(top, sub) else prefix)
+                    found = sub if _module_file(top, sub) else prefix
+                    if found.split(".")[0] in packages:
+                        todo.append(found)
     return [seen[k] for k in sorted(seen)]
 
 
@@ -126,5 +137,7 @@ def _module_file(top: Path, dotted: str) -> Path | None:
     return None
 
 
-def code_fingerprint(*names: str, root: Path | None = None) -> Fingerprint:
-    return Fingerprint().add_code(*names, root=root)
+def code_fingerprint(
+    *names: str, follow: tuple[str, ...] = (), root: Path | None = None
+) -> Fingerprint:
+    return Fingerprint().add_code(*names, follow=follow, root=root)

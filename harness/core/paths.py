@@ -29,3 +29,14 @@ def resolve(path: str | Path, base: Path = ROOT) -> Path:
     """A path from a config file: relative ones are relative to the checkout."""
     p = Path(os.path.expandvars(str(path))).expanduser()
     return p if p.is_absolute() else (base / p)
+
+
+def cycle_dir(target: str, cycle: str) -> Path:
+    """results/<target>/<cycle>: two targets' runs never share a folder."""
+    return results_dir() / target / cycle
+
+
+def candidate_dir(target: str, cycle: str, candidate: str) -> Path:
+    d = cycle_dir(target, cycle) / candidate
+    d.mkdir(parents=True, exist_ok=True)
+    return d

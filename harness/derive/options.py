@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from ..core.publish import write_if_changed
-from ..search.change import Change, config_line, valid_option
-from .registry import Context, Contribution, Derivation, register
+from ..settings.change import Change, config_line, valid_option
+from ..settings.derivation import Context, Contribution, Derivation, register
 
 
 @register

@@ -17,10 +17,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ..report.verdicts import Reason
+from ..core.verdicts import Reason
+from ..settings.derivation import Context, Contribution, Derivation, Skip, register
 from ..trace.analysis import concentrated
 from .placement import OrderNotApplied, check_placement
-from .registry import Context, Contribution, Derivation, Skip, register
 
 LISTS = ("hot", "full")
 

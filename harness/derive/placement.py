@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..core.errors import KqualError
+from ..kernel.system_map import read_system_map
 
 START, END = "__kqual_text_order_start", "__kqual_text_order_end"
 
@@ -51,15 +52,11 @@ class Placement:
 def check_placement(system_map: Path, names: list[str]) -> Placement:
     addresses: dict[str, list[int]] = defaultdict(list)
     marks: dict[str, int] = {}
-    for line in system_map.read_text().splitlines():
-        parts = line.split()
-        if len(parts) != 3:
-            continue
-        addr, kind, name = int(parts[0], 16), parts[1], parts[2]
-        if name in (START, END):
-            marks[name] = addr
-        elif kind in "tTwW":
-            addresses[name].append(addr)
+    for s in read_system_map(system_map):
+        if s.name in (START, END):
+            marks[s.name] = s.address
+        elif s.kind in "tTwW":
+            addresses[s.name].append(s.address)
     if START not in marks or END not in marks:
         raise OrderNotApplied(
             f"{system_map} has no {START}/{END}: the kernel tree lacks "

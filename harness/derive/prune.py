@@ -15,10 +15,11 @@ from typing import Any
 from ..core.errors import KqualError
 from ..core.paths import resolve
 from ..core.publish import write_if_changed
-from ..report.results import StepName
-from .registry import Context, Contribution, Derivation, register
-from .syscall_prune import NI, PRUNED, PruneResult, load_keep, prune_table, report, systbl_override
-from .syscall_table import syscall_names
+from ..core.verdicts import StepName
+from ..kernel.syscall_table import NI, PRUNED, syscall_names
+from ..settings.derivation import Context, Contribution, Derivation, register
+from ..settings.keep import load_keep
+from .syscall_prune import PruneResult, prune_table, report, systbl_override
 
 
 @register

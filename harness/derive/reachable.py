@@ -42,7 +42,7 @@ def scan_key(initramfs: Initramfs) -> str:
     """The binaries (the initramfs fingerprint covers how they were built) and the
     scanner's code; not the build code this module imports, which that covers."""
     fp = Fingerprint().add("initramfs", initramfs.fingerprint)
-    fp.add("code", code_fingerprint("scan.syscalls"))
+    fp.add("code", code_fingerprint("scan.syscalls", "core.jsonfile", follow=("scan", "kernel")))
     fp.add_file("harness/derive/reachable.py", Path(__file__))
     return fp.digest[:16]
 

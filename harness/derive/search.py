@@ -17,13 +17,13 @@ from typing import Any
 
 from ..core import jsonfile
 from ..core.publish import write_atomic, write_if_changed
+from ..core.verdicts import StepName
 from ..image.candidate import build_folder
-from ..report.results import StepName
-from ..search.change import config_line
 from ..search.report import minimal_config, table, waterfall
 from ..search.search import Budget, SearchResult, SizeSearch
+from ..settings.change import config_line
 from ..settings.cycles import CandidateDef
-from .registry import Context, Contribution, Derivation, register
+from ..settings.derivation import Context, Contribution, Derivation, register
 
 FROM_SCRATCH = "minimal-from-scratch"
 

@@ -17,35 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..core.errors import ConfigError
-from ..settings.schema import bind, load_yaml
-from .syscall_table import SyscallEntry, parse_syscall_table
-
-NI = "sys_ni_syscall"
-
-
-@dataclass
-class _KeepFile:
-    keep: dict[str, str]
-
-
-def load_keep(path: Path, entries: list[SyscallEntry] | None = None) -> dict[str, str]:
-    """The keep list; given the syscall table, every name is checked against it."""
-    data = load_yaml(path)
-    keep = bind(_KeepFile, data, path).keep
-    if entries is not None:
-        known = {e.name for e in entries}
-        lines = data["keep"].key_lines if isinstance(data.get("keep"), dict) else {}
-        for name in keep:
-            if name not in known:
-                raise ConfigError(
-                    path, lines.get(name), f"'{name}' is not a syscall of this kernel's syscall.tbl"
-                )
-    return keep
-
-
-# The entry point patches/linux gives pruned entries: it prints a notice, then
-# returns -ENOSYS like sys_ni_syscall.
-PRUNED = "sys_pruned_syscall"
+from ..kernel.syscall_table import NI, PRUNED, parse_syscall_table
+from ..settings.keep import resolve_names
 
 
 @dataclass
@@ -59,22 +32,6 @@ class PruneResult:
     @property
     def digest(self) -> str:
         return hashlib.sha256(self.table_text.encode()).hexdigest()[:12]
-
-
-def resolve_names(entries: list[SyscallEntry], wanted: list[str], where: str) -> set[int]:
-    by_name = {e.name: e.number for e in entries}
-    numbers = {e.number for e in entries}
-    out = set()
-    for w in wanted:
-        if w.isdigit() and int(w) in numbers:
-            out.add(int(w))
-        elif w in by_name:
-            out.add(by_name[w])
-        else:
-            raise ConfigError(
-                where, None, f"'{w}' is not a syscall name or number of this kernel's syscall.tbl"
-            )
-    return out
 
 
 def prune_table(

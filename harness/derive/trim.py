@@ -8,9 +8,10 @@ from typing import Any
 
 from ..core.paths import resolve
 from ..core.publish import write_if_changed
+from ..settings.derivation import Context, Contribution, Derivation, register
+from ..settings.trim_rules import load_rules
 from ..trace.symbols import SymbolTable
-from .config_trim import decide, load_rules, render_fragment
-from .registry import Context, Contribution, Derivation, register
+from .config_trim import decide, render_fragment
 
 
 @register

@@ -11,14 +11,14 @@ import os
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from filelock import FileLock
 
 from ..core.fingerprint import Fingerprint
-from ..core.paths import work_dir
+from ..core.paths import candidate_dir, work_dir
 from ..core.progress import say
 from ..core.stage import Stage
-from ..report.results import Records, StepName, candidate_dir
 from ..settings.target import Target
 from .bootwrap import wrap
 from .elfsize import SectionSizes, section_sizes
@@ -50,13 +50,14 @@ class BuiltCandidate:
     sizes: SectionSizes
     axf_bytes: int
     rebuilt: bool
+    facts: dict[str, Any] = field(default_factory=dict)  # for the build step's record
 
 
 def build_folder(target: Target, name: str) -> Path:
     return work_dir() / "build" / target.name / name
 
 
-def build_candidate(target: Target, spec: CandidateSpec, records: Records) -> BuiltCandidate:
+def build_candidate(target: Target, spec: CandidateSpec) -> BuiltCandidate:
     out = candidate_dir(target.name, spec.cycle, spec.name)
     folder = build_folder(target, spec.build_name or spec.name)
     # The log lives with the build, so an up-to-date candidate still has it.
@@ -115,24 +116,23 @@ def build_candidate(target: Target, spec: CandidateSpec, records: Records) -> Bu
             _publish(src, out / name)
     sizes = section_sizes(out / "vmlinux")
     axf_bytes = (out / "linux.axf").stat().st_size
-    records.step(
-        out,
-        StepName.BUILD,
-        True,
-        candidate=spec.name,
-        cycle=spec.cycle,
-        image_fingerprint=image_fp.digest,
-        kernel_version=source.version,
-        linux_axf_bytes=axf_bytes,
-        image_bytes=(out / "Image").stat().st_size,
-        initramfs_bytes=_initramfs_bytes(kernel.folder),
-        sections=sizes.as_dict(),
-    )
+    facts = {
+        "candidate": spec.name,
+        "cycle": spec.cycle,
+        "image_fingerprint": image_fp.digest,
+        "kernel_version": source.version,
+        "linux_axf_bytes": axf_bytes,
+        "image_bytes": (out / "Image").stat().st_size,
+        "initramfs_bytes": _initramfs_bytes(kernel.folder),
+        "sections": sizes.as_dict(),
+    }
     say(
         f"{spec.cycle}/{spec.name}: linux.axf {axf_bytes:,} bytes "
         f"({'rebuilt' if rebuilt else 'nothing rebuilt'}), artifacts in {out}"
     )
-    return BuiltCandidate(spec, out / "linux.axf", kernel, image_fp, out, sizes, axf_bytes, rebuilt)
+    return BuiltCandidate(
+        spec, out / "linux.axf", kernel, image_fp, out, sizes, axf_bytes, rebuilt, facts
+    )
 
 
 def _publish(src: Path, dst: Path) -> None:

@@ -20,14 +20,14 @@ from ..core.fingerprint import Fingerprint
 from ..core.jobs import build_jobs
 from ..core.runner import run_logged
 from ..core.stage import Stage
-from ..settings.target import Target
-from .kconfig import (
+from ..kernel.kconfig import (
     ConfigNotAppliedError,
     check_applied,
     effective_requests,
     known_symbols,
     parse_config,
 )
+from ..settings.target import Target
 from .kernel_source import ARCH, KernelSource
 
 # Inputs whose change kbuild cannot track: a change wipes the build folder.
@@ -93,7 +93,7 @@ def kernel_fingerprint(
         fp.add_text("text-order", text_order)
     fp.parts["tool:gcc"] = Fingerprint().add_tool(target.toolchain_prefix + "gcc").digest
     fp.parts["tool:ld"] = Fingerprint().add_tool(target.toolchain_prefix + "ld").digest
-    fp.add_code("image.kernel_build")
+    fp.add_code("image.kernel_build", follow=("image", "kernel"))
     return fp
 
 

@@ -23,16 +23,17 @@ from ..core.paths import work_dir
 from ..core.publish import write_if_changed
 from ..core.runner import capture, run_logged
 from ..core.stage import Stage
-from ..settings.target import Target
-from . import debsrc
-from .initramfs import load_spec, render_list
-from .kconfig import (
+from ..kernel.kconfig import (
     ConfigNotAppliedError,
     apply_requests,
     check_applied,
     effective_requests,
     parse_config,
 )
+from ..settings.initramfs import load_spec
+from ..settings.target import Target
+from . import debsrc
+from .initramfs import render_list
 from .kernel_source import ARCH, KernelSource
 from .patches import apply_series
 
@@ -67,7 +68,7 @@ def userspace_fingerprint(target: Target, source: KernelSource) -> Fingerprint:
     fp.add_text("cflags", " ".join(target.cpu_cflags + target.userspace.cflags))
     fp.add("kernel-headers", source.fingerprint)
     fp.add_tool(gcc)
-    fp.add_code("image.userspace")
+    fp.add_code("image.userspace", follow=("image", "kernel"))
     return fp
 
 

@@ -16,9 +16,9 @@ from functools import cache
 from pathlib import Path
 
 from ..core.errors import StepError
+from ..core.paths import cycle_dir
 from ..image.kernel_source import prepare_source
 from ..settings.target import Target
-from .results import cycle_dir
 
 
 @dataclass

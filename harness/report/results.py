@@ -17,11 +17,11 @@ from typing import Any
 from filelock import FileLock
 
 from ..core import jsonfile
-from ..core.paths import results_dir
+from ..core.paths import candidate_dir, cycle_dir
 from ..core.publish import write_atomic
-from .verdicts import StepName
+from ..core.verdicts import StepName
 
-__all__ = ["StepName", "Records", "CandidateRecord", "Outcome"]
+__all__ = ["StepName", "Records", "CandidateRecord", "Outcome", "candidate_dir", "cycle_dir"]
 
 
 @dataclass
@@ -49,17 +49,6 @@ class CandidateRecord:
                 continue  # a damaged or unknown entry counts as not run
         facts = {k: v for k, v in data.items() if k not in ("run_id", "steps")}
         return cls(str(data.get("run_id", "")), steps, facts)
-
-
-def cycle_dir(target: str, cycle: str) -> Path:
-    """results/<target>/<cycle>: two targets' runs never share a folder."""
-    return results_dir() / target / cycle
-
-
-def candidate_dir(target: str, cycle: str, candidate: str) -> Path:
-    d = cycle_dir(target, cycle) / candidate
-    d.mkdir(parents=True, exist_ok=True)
-    return d
 
 
 def _read(folder: Path) -> dict[str, Any]:

@@ -12,11 +12,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from ..core import jsonfile
+from ..core.verdicts import STEP_FAILURE, Reason, StepName
 from ..settings.cycles import CycleDef
 from .bloat import Bloat
 from .charts import size_vs_time
 from .results import CandidateRecord, read_record
-from .verdicts import STEP_FAILURE, Reason, StepName
 
 SYSCALL_COUNTS = ("reachable", "traced", "kept", "pruned")
 SECTION_COLUMNS = ("text", "rodata", "data", "bss", "init", "unwind")

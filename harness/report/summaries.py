@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..core.paths import cycle_dir
+from ..core.verdicts import Reason
 from ..settings.load import Settings
 from .bloat import bloat_tool
-from .results import cycle_dir
 from .selection import decide, render, write_summary
-from .verdicts import Reason
 
 JUNIT_KEYS = ("reason", "linux_axf_bytes", "shell_ready_ms", "guest_shell_ready_ms", "delta_bytes")
 

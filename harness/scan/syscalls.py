@@ -22,7 +22,7 @@ from pathlib import Path
 from ..core import jsonfile
 from ..core.errors import KqualError
 from ..core.fingerprint import sha256_file
-from ..derive.syscall_table import syscall_names
+from ..kernel.syscall_table import syscall_names
 from .arm_image import Image, svc_instructions
 from .thumb_flow import Function, analyze_image
 

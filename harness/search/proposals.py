@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..image.kconfig import parse_config, parse_fragment
-from .change import Change, ChangeSource
+from ..kernel.kconfig import parse_config, parse_fragment
+from ..settings.change import Change, ChangeSource
 from .footprint import Footprint
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .change import ChangeSource
+from ..settings.change import ChangeSource
 from .search import SearchResult
 from .trial import TrialOutcome
 

@@ -31,16 +31,23 @@ from ..core.progress import say
 from ..core.publish import write_atomic
 from ..image.candidate import build_folder
 from ..image.kernel_source import ARCH, prepare_source
+from ..settings.change import Change, ChangeSource, combined
 from ..settings.cycles import CandidateDef
+from ..settings.derivation import make
+from ..settings.knobs import load_knobs
 from ..trace.symbols import SymbolTable
-from .change import Change, ChangeSource, combined
 from .footprint import footprints
 from .kbuild_map import KbuildMap, prompted_options
-from .knobs import load_knobs
 from .proposals import base_config_of, proposals, required_options, trace_changes
 from .trial import TrialOutcome, Verdict, timed_evaluate
 
-SEARCH_CODE = ("search.search", "search.trial", "search.proposals", "search.footprint")
+SEARCH_CODE = (
+    "search.search",
+    "search.trial",
+    "search.proposals",
+    "search.footprint",
+    "core.jsonfile",
+)
 
 
 @dataclass
@@ -101,7 +108,7 @@ class SizeSearch:
             Fingerprint()
             .add("base", base.fingerprint)
             .add_text("workload", self.runner.env.workload.sha256)
-            .add_code(*SEARCH_CODE)
+            .add_code(*SEARCH_CODE, follow=("search",))
         )
         return cache_dir() / "search" / self.runner.env.target.name / key.digest[:24]
 
@@ -210,13 +217,13 @@ class SizeSearch:
             return outcome
 
     def _declare(self, name: str, values: tuple[tuple[str, str], ...]) -> None:
-        from ..derive.options import Options
-
         try:
             self.cycle.candidate(name)
         except KeyError:
             c = CandidateDef(name=name, base=self.base)
-            c.derivations = [Options(set=dict(values))]
+            # As a cycles file would say it: derive: [{options: {set: {...}}}]
+            spec = {"options": {"set": dict(values)}}
+            c.derivations = [make(spec, self.folder() / f"{name}.json", None, f"trial {name}")]
             self.cycle.extra.append(c)
 
     # -- the combination -----------------------------------------------------

@@ -18,10 +18,10 @@ from typing import Any
 
 from ..boot.qemu import BootFailure
 from ..core.errors import KqualError
-from ..derive.syscall_prune import NI, PRUNED
-from ..derive.syscall_table import parse_syscall_table
-from ..image.kconfig import ConfigNotAppliedError
-from .change import ChangeSource
+from ..kernel.kconfig import ConfigNotAppliedError
+from ..kernel.syscall_table import NI, PRUNED, parse_syscall_table
+from ..kernel.system_map import first_addresses
+from ..settings.change import ChangeSource
 
 
 class Verdict(StrEnum):
@@ -122,11 +122,7 @@ def lost_syscalls(runner: Any, system_map: Path, base_map: Path) -> list[str]:
 
 def _implemented(entries: dict[int, Any], reachable: Any, system_map: Path) -> dict[int, str]:
     """Reachable syscall number -> 'name (nr)' for those with a real entry point here."""
-    addresses: dict[str, str] = {}
-    for line in system_map.read_text().splitlines():
-        parts = line.split()
-        if len(parts) == 3:
-            addresses.setdefault(parts[2], parts[0])
+    addresses = first_addresses(system_map)
     ni = {addresses.get(NI), addresses.get(PRUNED)} - {None}
     out = {}
     for nr in reachable:

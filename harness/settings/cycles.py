@@ -10,7 +10,7 @@ from typing import Any
 
 from ..core.errors import ConfigError
 from ..core.paths import resolve
-from ..derive.registry import Derivation, make
+from .derivation import Derivation, make
 from .files import CYCLES, KNOBS, RULES, SYSCALL_KEEP, TRIM_RULES
 from .schema import bind, load_yaml
 

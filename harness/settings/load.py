@@ -13,18 +13,18 @@ from pathlib import Path
 from ..core.errors import ConfigError
 from ..core.paths import resolve
 from ..core.runner import require_tool
-from ..derive.config_trim import load_rules
-from ..derive.syscall_prune import load_keep, resolve_names
-from ..derive.syscall_table import parse_syscall_table
-from ..image.initramfs import load_spec
-from ..image.kconfig import parse_fragment
-from ..image.kernel_source import source_facts
-from ..image.patches import series
-from ..search.knobs import load_knobs
-from ..trace.collect import Selector, check_debug_items, load_selectors
+from ..kernel.kconfig import parse_fragment
+from ..kernel.source import source_facts
+from ..kernel.syscall_table import parse_syscall_table
 from .cycles import CycleDef, load_cycles
 from .files import CONFIGS, TRACE_SELECTORS
+from .initramfs import load_spec
+from .keep import load_keep, resolve_names
+from .knobs import load_knobs
+from .patches import series
+from .selectors import Selector, check_debug_items, load_selectors
 from .target import Target, check_target, qemu_debug_items, read_target
+from .trim_rules import load_rules
 from .workload import Workload, load_workload
 
 
@@ -103,7 +103,7 @@ def check_settings(settings: Settings) -> None:
     check_target(target)
     require_tool(target.toolchain_prefix + "gcc")
     check_debug_items(settings.selectors, settings.trace_yaml, qemu_debug_items(target.qemu.binary))
-    facts = source_facts(target)
+    facts = source_facts(target.source_tarball, target.kernel_patches)
     entries = parse_syscall_table(facts.syscall_table)
     resolve_names(entries, settings.keep_extra, "--keep-syscall")
     for cycle in cycles.values():

@@ -32,13 +32,15 @@ from ..core.progress import say
 from .analysis import Profile
 
 MANIFEST = "kqual-cache.json"
-# The code that collects and analyses a trace; the modules it imports are
-# found from the imports, so none can be left out of the key.
-TRACE_CODE = ("trace.collect", "trace.cli", "trace.cache")
+# The code that collects and analyses a trace and writes what an entry holds;
+# what it imports from trace/ and boot/ (the QEMU session and console it runs
+# through) is found from the imports, so none can be left out of the key.
+TRACE_CODE = ("trace.collect", "trace.parser", "trace.analysis", "core.jsonfile")
+TRACE_FOLLOW = ("trace", "boot")
 
 
 def analysis_code_digest(root: Path | None = None) -> str:
-    return code_fingerprint(*TRACE_CODE, root=root).digest
+    return code_fingerprint(*TRACE_CODE, follow=TRACE_FOLLOW, root=root).digest
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from ..core import jsonfile
 from ..core.errors import KqualError
-from ..derive.syscall_table import syscall_names
+from ..kernel.syscall_table import syscall_names
 from .analysis import Profile, analyze, write_outputs
 from .parser import parse_trace
 from .symbols import SymbolTable

@@ -13,53 +13,12 @@ from pathlib import Path
 
 from ..boot.qemu import QemuOptions, QemuSession
 from ..core import jsonfile
-from ..core.errors import ConfigError
 from ..core.fingerprint import tool_version
 from ..core.progress import say
-from ..settings.files import TRACE_SELECTORS
-from ..settings.schema import load
+from ..settings.selectors import Selector
 from ..settings.target import Target
 from ..settings.workload import Workload
 from .symbols import SymbolTable
-
-DEFAULT_SELECTORS = TRACE_SELECTORS
-
-
-@dataclass
-class Selector:
-    debug: str
-    dfilter_symbol: str | None = None
-    # Under -icount shift=0,sleep=off: idle time costs no blocks, so the counts do
-    # not depend on how busy the host was (the same image gives the same trace).
-    icount: bool = False
-
-
-@dataclass
-class SelectorFile:
-    selectors: dict[str, Selector]
-
-
-def load_selectors(path: Path = DEFAULT_SELECTORS) -> dict[str, Selector]:
-    selectors = load(SelectorFile, path).selectors
-    if not selectors:
-        raise ConfigError(path, None, "'selectors' is empty: name at least one trace selector")
-    for name, sel in selectors.items():
-        if not sel.debug.strip():
-            raise ConfigError(path, None, f"selector '{name}': 'debug' is empty")
-    return selectors
-
-
-def check_debug_items(selectors: dict[str, Selector], path: Path, known: frozenset[str]) -> None:
-    """Every -d item a selector asks for must be one the installed QEMU logs."""
-    for name, sel in selectors.items():
-        bad = [i for i in sel.debug.split(",") if i.strip() not in known]
-        if bad:
-            raise ConfigError(
-                path,
-                None,
-                f"selector '{name}': QEMU has no -d item {', '.join(map(repr, bad))} "
-                "(see 'qemu-system-arm -d help')",
-            )
 
 
 @dataclass

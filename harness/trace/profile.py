@@ -11,12 +11,13 @@ from ..core import jsonfile
 from ..core.paths import work_dir
 from ..image.candidate import BuiltCandidate
 from ..image.kernel_source import prepare_source
+from ..settings.selectors import Selector
 from ..settings.target import Target
 from ..settings.workload import Workload
 from .analysis import write_outputs
 from .cache import CacheEntry, CacheKey, ProfileCache, analysis_code_digest
 from .cli import analyze_trace
-from .collect import Selector, collect_trace
+from .collect import collect_trace
 from .symbols import SymbolTable
 
 

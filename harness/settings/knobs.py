@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from ..core.errors import ConfigError
-from ..settings.schema import LocatedList, bind, load_yaml
 from .change import Change, ChangeSource, valid_option
+from .schema import LocatedList, bind, load_yaml
 
 
 @dataclass

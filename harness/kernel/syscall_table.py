@@ -37,3 +37,10 @@ def syscall_names(path: Path | None) -> dict[int, str]:
     if path is None:
         return {}
     return {e.number: e.name for e in parse_syscall_table(path) if e.abi in ("common", "eabi")}
+
+
+# What a table entry points at when its syscall is gone: the kernel's stub, and
+NI = "sys_ni_syscall"
+# The entry point patches/linux gives pruned entries: it prints a notice, then
+# returns -ENOSYS like sys_ni_syscall.
+PRUNED = "sys_pruned_syscall"

@@ -9,6 +9,7 @@ for those tests), and when a candidate that passed is still at risk.
 
 Adding one is one module in `harness/derive/` that defines a subclass
 decorated with @register; every module there is imported, no other edit.
+The contract lives here, with the cycles file it is part of.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Protocol
 
 from ..core.errors import ConfigError
-from ..report.verdicts import Reason, StepName
+from ..core.verdicts import Reason, StepName
 
 
 @dataclass
@@ -111,6 +112,7 @@ class Derivation:
 
 
 REGISTRY: dict[str, type[Derivation]] = {}
+DERIVATIONS = "harness.derive"  # the package whose every module defines derivations
 
 
 def register(cls: type[Derivation]) -> type[Derivation]:
@@ -122,10 +124,14 @@ def register(cls: type[Derivation]) -> type[Derivation]:
 
 @cache
 def _discover() -> None:
-    """Import every module of harness/derive/ once: each registers its derivations."""
-    here = Path(__file__).resolve().parent
-    for mod in pkgutil.iter_modules([str(here)]):
-        importlib.import_module(f"{__package__}.{mod.name}")
+    """Import every module of harness/derive/ once: each registers its derivations.
+
+    By name, not by import: the derivations come later in the flow than the
+    cycles file that names them.
+    """
+    package = importlib.import_module(DERIVATIONS)
+    for mod in pkgutil.iter_modules(package.__path__):
+        importlib.import_module(f"{DERIVATIONS}.{mod.name}")
 
 
 def make(spec: Any, path: Path, line: int | None, where: str) -> Derivation:
