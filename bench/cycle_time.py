@@ -40,6 +40,7 @@ def main() -> int:
 
     from harness.core.paths import ROOT
     from harness.cycle_run import CycleRunner, Environment
+    from harness.image.candidate import definition_key
     from harness.image.kernel_source import prepare_source
     from harness.image.userspace import build_userspace
     from harness.report.results import Records
@@ -58,7 +59,7 @@ def main() -> int:
 
         def spec(self, name):
             s = super().spec(name)
-            s.seed, s.build_name = None, f"scratch-{s.build_name}"
+            s.seed, s.build_name = None, f"scratch-{definition_key(s)}"
             return s
 
         @property

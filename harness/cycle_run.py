@@ -20,7 +20,7 @@ from .core.errors import CandidateSkipped, KqualError, MissingMeasurement
 from .core.paths import cache_dir, candidate_dir, resolve, work_dir
 from .core.publish import write_atomic
 from .derive.reachable import reachable_syscalls
-from .image.candidate import BuiltCandidate, CandidateSpec, build_candidate
+from .image.candidate import BuiltCandidate, CandidateSpec, build_candidate, definition_key
 from .image.kernel_source import prepare_source
 from .image.userspace import Userspace, build_userspace, write_initramfs
 from .kernel.syscall_table import syscall_names
@@ -61,16 +61,27 @@ class CycleRunner:
         self._reachable: ScanResult | None = None
         self._metrics: dict[str, float] = {}
         self._live: dict[str, QemuSession] = {}
-        self.generated = work_dir() / "generated" / env.target.name / cycle.name
+        # Inputs the derivations generate, named by content and shared by every
+        # cycle of the target: the same trim or table is the same file.
+        self.generated = work_dir() / "generated" / env.target.name
+        self._specs: dict[str, CandidateSpec] = {}
 
     # -- derivation -------------------------------------------------------
     def build_name(self, name: str) -> str:
-        return "baseline" if name == self.cycle.baseline else f"{self.cycle.name}-{name}"
+        """The candidate's build folder: named by what it builds, so that a candidate
+        of another cycle, or under another name, with the same inputs shares it."""
+        return definition_key(self.spec(name))
 
     def results(self, name: str) -> Path:
         return candidate_dir(self.env.target.name, self.cycle.name, name)
 
     def spec(self, name: str) -> CandidateSpec:
+        """What the candidate builds (worked out once per process)."""
+        if name not in self._specs:
+            self._specs[name] = self._spec(name)
+        return self._specs[name]
+
+    def _spec(self, name: str) -> CandidateSpec:
         fragments: list[Path] = []
         make_extra: list[str] = []
         text_order = ""
@@ -92,7 +103,6 @@ class CycleRunner:
             fragments=fragments,
             make_extra=make_extra,
             seed=seed,
-            build_name=self.build_name(name),
             text_order=text_order,
         )
 
@@ -169,9 +179,14 @@ class CycleRunner:
                 )
                 raise CandidateSkipped(f"{self.cycle.name}/{name} not built: {why}")
 
+    def built_so_far(self) -> dict[str, BuiltCandidate]:
+        """The candidates this process has built (or found up to date)."""
+        return {n: b for n, b in self._built.items() if isinstance(b, BuiltCandidate)}
+
     def forget(self, name: str) -> None:
         """Build `name` afresh next time it is asked for (its definition changed)."""
         self._built.pop(name, None)
+        self._specs.pop(name, None)
 
     def _record_derivation(self, name: str) -> None:
         out = self.results(name)

@@ -31,7 +31,7 @@ class Stamp(Derivation):
     def contribute(self, ctx):
         frag = ctx.generated / f"stamp-{self.opts.get('level', 0)}.config"
         frag.parent.mkdir(parents=True, exist_ok=True)
-        frag.write_text("CONFIG_PRINTK_TIME=y\n")
+        frag.write_text(f"CONFIG_LOG_BUF_SHIFT={12 + self.opts.get('level', 0)}\n")
         return Contribution(fragments=[frag], make_extra=["KQUAL_STAMP=1"])
 
     def params(self):
@@ -73,9 +73,10 @@ def test_a_derivation_defined_in_a_test_joins_a_cycle(cycles_file, tmp_path, mon
         Records("run"),
         [],
     )
-    spec = CycleRunner(env, cycle).spec("child")
+    runner = CycleRunner(env, cycle)
+    spec = runner.spec("child")
     assert [f.name for f in spec.fragments] == ["stamp-2.config"]
-    assert spec.make_extra == ["KQUAL_STAMP=1"] and spec.seed.endswith("stamped")
+    assert spec.make_extra == ["KQUAL_STAMP=1"] and spec.seed == runner.build_name("stamped")
     assert StepName.ENOSYS in required_steps(cycle, "child")
     assert ("mine", "stamped") in candidate_params({"mine": cycle})["stamped_candidate"]
     assert ("mine", "base") not in candidate_params({"mine": cycle})["stamped_candidate"]
@@ -149,3 +150,44 @@ def test_a_harness_bug_in_a_derivation_is_no_build_verdict(write, tmp_path, monk
     record = read_record(runner.results("base"))
     assert record is None or StepName.BUILD not in record.steps
     assert decide(cycle, runner.results("base").parent, "run") == []
+
+
+def test_the_same_candidate_in_two_cycles_is_one_build(write, tmp_path, monkeypatch):
+    """Build folders are named by what they build, not by cycle or candidate name."""
+    monkeypatch.setenv("KQUAL_WORK", str(tmp_path / "work"))
+    path = write(
+        "cycles.yaml",
+        """
+        cycles:
+          one:
+            candidates:
+              - name: base
+              - name: stamped
+                from: base
+                derive: [{test_stamp: {level: 2}}]
+          two:
+            candidates:
+              - name: baseline
+              - name: also-stamped
+                from: baseline
+                derive: [{test_stamp: {level: 2}}]
+              - name: stamped-more
+                from: baseline
+                derive: [{test_stamp: {level: 3}}]
+        """,
+    )
+    cycles = load_cycles(path)
+    env = Environment(
+        read_target(default_target_path()),
+        load_workload(ROOT / "configs" / "workload.yaml"),
+        ProfileCache(tmp_path / "cache"),
+        {},
+        Records("run"),
+        [],
+    )
+    one, two = CycleRunner(env, cycles["one"]), CycleRunner(env, cycles["two"])
+    assert one.build_name("stamped") == two.build_name("also-stamped")
+    assert one.build_name("base") == two.build_name("baseline")
+    assert two.build_name("stamped-more") != two.build_name("also-stamped")  # other content
+    assert one.build_name("base") != one.build_name("stamped")
+    assert two.spec("also-stamped").seed == one.build_name("base")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 
@@ -13,6 +14,15 @@ def write_atomic(path: Path, text: str) -> Path:
     tmp.write_text(text)
     os.replace(tmp, path)
     return path
+
+
+def write_by_content(folder: Path, name: str, text: str) -> Path:
+    """`text` as folder/<stem>-<digest><suffix>: the same content has one name, so
+    candidates of any cycle that generate the same input share it (and their
+    builds share a key), and a new content never overwrites an old one."""
+    stem, dot, suffix = name.partition(".")
+    digest = hashlib.sha256(text.encode()).hexdigest()[:12]
+    return write_if_changed(folder / f"{stem}-{digest}{dot}{suffix}", text)
 
 
 def write_if_changed(path: Path, text: str) -> Path:

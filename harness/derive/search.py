@@ -11,14 +11,12 @@ from __future__ import annotations
 
 import hashlib
 import os
-import shutil
 from pathlib import Path
 from typing import Any
 
 from ..core import jsonfile
-from ..core.publish import write_atomic, write_if_changed
+from ..core.publish import write_atomic, write_by_content
 from ..core.verdicts import StepName
-from ..image.candidate import build_folder
 from ..search.report import minimal_config, table, waterfall
 from ..search.search import Budget, SearchResult, SizeSearch
 from ..settings.change import config_line
@@ -59,7 +57,7 @@ class Search(Derivation):
 
     def contribute(self, ctx: Context) -> Contribution:
         r = self.result(ctx)
-        path = write_if_changed(ctx.generated / "search-result.config", self.fragment_text(ctx))
+        path = write_by_content(ctx.generated, "search-result.config", self.fragment_text(ctx))
         return Contribution(fragments=[path], seed=r.seed)
 
     def leave(self, ctx: Context, out: Path) -> dict[str, Any]:
@@ -117,16 +115,11 @@ class Search(Derivation):
         scratch = CandidateDef(name=FROM_SCRATCH, fragments=[str(minimal)])
         # A pruned syscall table is no option: the same derivation makes it again.
         scratch.derivations = [d for c in chain for d in c.derivations if d.beyond_config]
-        folder = build_folder(ctx.env.target, ctx.build_name(FROM_SCRATCH))
-        marker = folder / ".kqual-from-scratch"
-        key = hashlib.sha256(minimal.read_bytes()).hexdigest()
-        if not marker.exists() or marker.read_text() != key:
-            shutil.rmtree(folder, ignore_errors=True)  # from scratch: nothing to start from
+        # It derives from nothing, so its folder (named by minimal.config's content)
+        # is never seeded from another: it was built from an empty folder.
         ctx.cycle.extra[:] = [c for c in ctx.cycle.extra if c.name != FROM_SCRATCH] + [scratch]
         ctx.forget(FROM_SCRATCH)
         again = ctx.built(FROM_SCRATCH)
-        folder.mkdir(parents=True, exist_ok=True)
-        (folder / ".kqual-from-scratch").write_text(key)
         same = again.axf_bytes == mine.axf_bytes
         digest = [_sha(p) for p in (again.axf, mine.axf)]
         detail = f"from scratch {again.axf_bytes:,} bytes, selected {mine.axf_bytes:,} bytes" + (

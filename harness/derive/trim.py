@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from ..core.paths import resolve
-from ..core.publish import write_if_changed
+from ..core.publish import write_by_content
 from ..settings.derivation import Context, Contribution, Derivation, register
 from ..settings.trim_rules import load_rules
 from ..trace.symbols import SymbolTable
@@ -40,7 +40,7 @@ class Trim(Derivation):
         text = render_fragment(
             decisions, f"the baseline's '{cycle.trim_selector}' profile {entry.key}"
         )
-        return write_if_changed(ctx.generated / "trim-generated.config", text)
+        return write_by_content(ctx.generated, "trim.config", text)
 
     def contribute(self, ctx: Context) -> Contribution:
         return Contribution(fragments=[self.fragment(ctx)])

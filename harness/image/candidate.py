@@ -16,11 +16,13 @@ from typing import Any
 from filelock import FileLock
 
 from ..core.fingerprint import Fingerprint
-from ..core.paths import candidate_dir, work_dir
+from ..core.paths import candidate_dir
 from ..core.progress import say
 from ..core.stage import Stage
 from ..settings.target import Target
+from . import build_folders
 from .bootwrap import wrap
+from .build_folders import builds_root
 from .elfsize import SectionSizes, section_sizes
 from .kernel_build import KernelBuild, build_kernel
 from .kernel_source import prepare_source
@@ -36,8 +38,12 @@ class CandidateSpec:
     fragments: list[Path] = field(default_factory=list)
     make_extra: list[str] = field(default_factory=list)
     seed: str | None = None  # build folder name of the candidate it derives from
-    build_name: str | None = None  # build folder name; defaults to `name`
+    build_name: str | None = None  # build folder name; default: its definition_key()
     text_order: str = ""  # linker-script lines placing .text.<fn> sections first
+
+    @property
+    def user(self) -> str:
+        return f"{self.cycle}/{self.name}"
 
 
 @dataclass
@@ -54,12 +60,21 @@ class BuiltCandidate:
 
 
 def build_folder(target: Target, name: str) -> Path:
-    return work_dir() / "build" / target.name / name
+    return builds_root(target.name) / name
+
+
+def definition_key(spec: CandidateSpec) -> str:
+    """The build folder name of what the spec builds (see build_folders)."""
+    return build_folders.definition_key(spec.fragments, spec.make_extra, spec.text_order)
 
 
 def build_candidate(target: Target, spec: CandidateSpec) -> BuiltCandidate:
     out = candidate_dir(target.name, spec.cycle, spec.name)
-    folder = build_folder(target, spec.build_name or spec.name)
+    name = spec.build_name or definition_key(spec)
+    folder = build_folder(target, name)
+    shared = build_folders.claim(target.name, spec.user, name)
+    if shared:
+        say(f"{spec.user}: builds in {name}, as {', '.join(shared)} do: one build for all")
     # The log lives with the build, so an up-to-date candidate still has it.
     log = folder / "kqual-build.log"
     folder.parent.mkdir(parents=True, exist_ok=True)

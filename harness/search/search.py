@@ -16,7 +16,6 @@ with a few builds, not one per subset.
 
 from __future__ import annotations
 
-import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +28,7 @@ from ..core.fingerprint import Fingerprint
 from ..core.paths import cache_dir, resolve
 from ..core.progress import say
 from ..core.publish import write_atomic
+from ..image import build_folders
 from ..image.candidate import build_folder
 from ..image.kernel_source import ARCH, prepare_source
 from ..settings.change import Change, ChangeSource, combined
@@ -284,9 +284,7 @@ class SizeSearch:
         target = self.runner.env.target
         for c in self.cycle.extra:
             if c.name not in keep:
-                shutil.rmtree(
-                    build_folder(target, self.runner.build_name(c.name)), ignore_errors=True
-                )
+                build_folders.release(target.name, f"{self.cycle.name}/{c.name}")
 
 
 def _pairs(values: tuple[tuple[str, str], ...]) -> list[list[str]]:
