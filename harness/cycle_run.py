@@ -26,7 +26,8 @@ from .image.userspace import Userspace, build_userspace, write_initramfs
 from .kernel.syscall_table import syscall_names
 from .report.results import Records, StepName
 from .scan.syscalls import ScanResult
-from .settings.cycles import CycleDef
+from .settings.cycles import CandidateDef, CycleDef
+from .settings.derivation import Derivation
 from .settings.selectors import Selector
 from .settings.target import Target
 from .settings.workload import Workload
@@ -65,6 +66,25 @@ class CycleRunner:
         # cycle of the target: the same trim or table is the same file.
         self.generated = work_dir() / "generated" / env.target.name
         self._specs: dict[str, CandidateSpec] = {}
+        self._declared: dict[str, CandidateDef] = {}  # made while it runs (search trials)
+
+    # -- the candidates ---------------------------------------------------
+    def declare(self, candidate: CandidateDef) -> None:
+        """A candidate this run makes (a search trial), or a new definition of one."""
+        self._declared[candidate.name] = candidate
+        self.forget(candidate.name)
+
+    def declared(self) -> list[CandidateDef]:
+        return list(self._declared.values())
+
+    def candidate(self, name: str) -> CandidateDef:
+        return self.cycle.candidate(name, self._declared)
+
+    def chain(self, name: str) -> list[CandidateDef]:
+        return self.cycle.chain(name, self._declared)
+
+    def derivations(self, name: str) -> list[Derivation]:
+        return self.cycle.derivations(name, self._declared)
 
     # -- derivation -------------------------------------------------------
     def build_name(self, name: str) -> str:
@@ -85,7 +105,7 @@ class CycleRunner:
         fragments: list[Path] = []
         make_extra: list[str] = []
         text_order = ""
-        chain = self.cycle.chain(name)
+        chain = self.chain(name)
         me = chain[-1]
         seed = self.build_name(me.base) if me.base else None
         for c in chain:
@@ -142,10 +162,12 @@ class CycleRunner:
         """
         if name not in self._built:
             try:
-                parent = self.cycle.candidate(name).base
+                parent = self.candidate(name).base
                 if parent is not None:
                     self.built(parent)  # its build folder seeds this one: it must be done
                 self._skip_if_asked(name)
+                for d in self.candidate(name).derivations:
+                    d.prepare(self)  # its own step, before the build can be said
                 spec = self.spec(name)
                 built = build_candidate(self.env.target, spec)
                 self.env.records.step(built.results, StepName.BUILD, True, **built.facts)
@@ -171,7 +193,7 @@ class CycleRunner:
         return got
 
     def _skip_if_asked(self, name: str) -> None:
-        for d in self.cycle.derivations(name):
+        for d in self.derivations(name):
             why = d.skip(self)
             if why:
                 self.env.records.update(
@@ -193,7 +215,7 @@ class CycleRunner:
         if name == self.cycle.baseline:
             self.record_coverage()
         facts: dict[str, Any] = {}
-        for d in self.cycle.derivations(name):
+        for d in self.derivations(name):
             facts |= d.leave(self, out)
         if facts:
             self.env.records.update(out, **facts)
@@ -347,7 +369,7 @@ class CycleRunner:
 
     def derived_check(self, name: str, step: StepName) -> tuple[bool, str]:
         """An extra step a derivation of the candidate brings (the ENOSYS tripwire...)."""
-        owner = next((d for d in self.cycle.derivations(name) if step in d.steps), None)
+        owner = next((d for d in self.derivations(name) if step in d.steps), None)
         if owner is None:
             raise ValueError(f"{self.cycle.name}/{name}: no derivation brings step {step.value}")
         return self._checked(name, step, lambda: owner.check(self, name, step))

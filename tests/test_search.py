@@ -208,7 +208,7 @@ def test_combination_that_passes_is_built_once():
 
 def test_a_pair_that_fails_together_is_bisected_and_the_smaller_saving_dropped():
     trials = [_accepted("A", 400), _accepted("B", 300), _accepted("C", 200), _accepted("D", 100)]
-    rejected = TrialOutcome("E=n", [["E", "n"]], "boot_failure", "panic")
+    rejected = TrialOutcome("E=n", [["E", "n"]], Verdict.BOOT_FAILURE, "panic")
     s = _FakeSearch([*trials, rejected], bad_pairs=[("B", "D")])
     r = s.result()
     assert [o.label for o in r.accepted] == ["A=n", "B=n", "C=n"]
@@ -219,7 +219,9 @@ def test_a_pair_that_fails_together_is_bisected_and_the_smaller_saving_dropped()
 
 
 def test_nothing_accepted_leaves_the_base_alone():
-    s = _FakeSearch([TrialOutcome("A=n", [["A", "n"]], "no_effect", "olddefconfig kept A=y")], [])
+    s = _FakeSearch(
+        [TrialOutcome("A=n", [["A", "n"]], Verdict.NO_EFFECT, "olddefconfig kept A=y")], []
+    )
     r = s.result()
     assert r.accepted == [] and r.values == () and r.seed is None and s.tried == []
 
@@ -329,3 +331,21 @@ def test_a_spent_time_budget_runs_no_new_trial_and_caches_nothing(tmp_path, monk
     outcome = s.trial(0)
     assert outcome.verdict == "budget"
     assert not list(tmp_path.glob("*.json"))
+
+
+def test_the_search_runs_in_its_own_step_not_while_the_build_is_said():
+    """Derivation `search`: prepare() runs the trials and the combination;
+    contribute() only reads what prepare() found, and says so when it did not run."""
+    from types import SimpleNamespace
+
+    from harness.derive.search import Search
+
+    fake = _FakeSearch([_accepted("A", 100), _accepted("B", 50)], [])
+    ctx = SimpleNamespace(memo={"size_search": fake})
+    derivation = Search()
+    with pytest.raises(RuntimeError, match="before it ran"):
+        derivation.result(ctx)
+    assert fake.tried == []  # asking for the result ran nothing
+    derivation.prepare(ctx)
+    assert [o.label for o in derivation.result(ctx).accepted] == ["A=n", "B=n"]
+    assert fake.tried == [["A", "B"]]

@@ -47,8 +47,15 @@ class Search(Derivation):
     def selectors(self, cycle: Any) -> list[str]:
         return [cycle.search.selector] if cycle.search else []
 
+    def prepare(self, ctx: Context) -> None:
+        """The search itself: every trial slot not run yet, then the combination."""
+        size_search(ctx).result()
+
     def result(self, ctx: Context) -> SearchResult:
-        return size_search(ctx).result()
+        done = size_search(ctx).finished()
+        if done is None:
+            raise RuntimeError("the size search was asked for its result before it ran")
+        return done
 
     def fragment_text(self, ctx: Context) -> str:
         r = self.result(ctx)
@@ -94,7 +101,7 @@ class Search(Derivation):
 
     def _chart(self, ctx: Context, r: SearchResult, me: str, cycle_dir: Path) -> list[Path]:
         steps = []
-        for name in [c.name for c in ctx.cycle.chain(me)][:-1]:
+        for name in [c.name for c in ctx.chain(me)][:-1]:
             built = ctx.built(name)
             steps.append((name, built.axf_bytes, built.sizes.as_dict()))
         size = steps[-1][1]
@@ -111,14 +118,13 @@ class Search(Derivation):
         """minimal.config from scratch: a fresh build folder, the same linux.axf."""
         mine = ctx.built(candidate)
         minimal = mine.results / "minimal.config"
-        chain = ctx.cycle.chain(candidate)
+        chain = ctx.chain(candidate)
         scratch = CandidateDef(name=FROM_SCRATCH, fragments=[str(minimal)])
         # A pruned syscall table is no option: the same derivation makes it again.
         scratch.derivations = [d for c in chain for d in c.derivations if d.beyond_config]
         # It derives from nothing, so its folder (named by minimal.config's content)
         # is never seeded from another: it was built from an empty folder.
-        ctx.cycle.extra[:] = [c for c in ctx.cycle.extra if c.name != FROM_SCRATCH] + [scratch]
-        ctx.forget(FROM_SCRATCH)
+        ctx.declare(scratch)
         again = ctx.built(FROM_SCRATCH)
         same = again.axf_bytes == mine.axf_bytes
         digest = [_sha(p) for p in (again.axf, mine.axf)]

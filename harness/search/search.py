@@ -218,18 +218,22 @@ class SizeSearch:
 
     def _declare(self, name: str, values: tuple[tuple[str, str], ...]) -> None:
         try:
-            self.cycle.candidate(name)
+            self.runner.candidate(name)
         except KeyError:
             c = CandidateDef(name=name, base=self.base)
             # As a cycles file would say it: derive: [{options: {set: {...}}}]
             spec = {"options": {"set": dict(values)}}
             c.derivations = [make(spec, self.folder() / f"{name}.json", None, f"trial {name}")]
-            self.cycle.extra.append(c)
+            self.runner.declare(c)
 
     # -- the combination -----------------------------------------------------
     def result(self) -> SearchResult:
         if self._result is None:
             self._result = self._search()
+        return self._result
+
+    def finished(self) -> SearchResult | None:
+        """The result, when result() has run in this process."""
         return self._result
 
     def _search(self) -> SearchResult:
@@ -282,7 +286,7 @@ class SizeSearch:
     def prune_build_folders(self, keep: set[str]) -> None:
         """Trial folders are not needed once their outcome is kept: free the disk."""
         target = self.runner.env.target
-        for c in self.cycle.extra:
+        for c in self.runner.declared():
             if c.name not in keep:
                 build_folders.release(target.name, f"{self.cycle.name}/{c.name}")
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 from ..core.errors import ConfigError
@@ -53,6 +54,9 @@ class SearchDef:
     min_bytes: int = field(default=1024, metadata={"min": 0})  # smaller trace proposals: skipped
 
 
+EMPTY: Mapping[str, CandidateDef] = MappingProxyType({})
+
+
 @dataclass
 class CycleDef:
     candidates: list[CandidateDef]
@@ -71,28 +75,30 @@ class CycleDef:
     # Trace every candidate with this selector and record its code locality.
     locality_selector: str | None = None
     name: str = ""
-    # Candidates made while the cycle runs (search trials): built and qualified
-    # like the others, but not among the candidates the cycle selects from.
-    extra: list[CandidateDef] = field(default_factory=list, init=False, repr=False)
 
-    def candidate(self, name: str) -> CandidateDef:
-        for c in [*self.candidates, *self.extra]:
+    # `more`: candidates a run makes (search trials), built and qualified like
+    # the others but not among those the cycle selects from. The run keeps them;
+    # the cycle as read never changes.
+    def candidate(self, name: str, more: Mapping[str, CandidateDef] = EMPTY) -> CandidateDef:
+        for c in self.candidates:
             if c.name == name:
                 return c
+        if name in more:
+            return more[name]
         raise KeyError(name)
 
-    def chain(self, name: str) -> list[CandidateDef]:
+    def chain(self, name: str, more: Mapping[str, CandidateDef] = EMPTY) -> list[CandidateDef]:
         """The candidate and its ancestors, root first."""
         out: list[CandidateDef] = []
-        c: CandidateDef | None = self.candidate(name)
+        c: CandidateDef | None = self.candidate(name, more)
         while c is not None:
             out.insert(0, c)
-            c = self.candidate(c.base) if c.base else None
+            c = self.candidate(c.base, more) if c.base else None
         return out
 
-    def derivations(self, name: str) -> list[Derivation]:
+    def derivations(self, name: str, more: Mapping[str, CandidateDef] = EMPTY) -> list[Derivation]:
         """What the candidate and its ancestors add, root first."""
-        return [d for c in self.chain(name) for d in c.derivations]
+        return [d for c in self.chain(name, more) for d in c.derivations]
 
     @property
     def baseline(self) -> str:

@@ -55,6 +55,8 @@ class Context(Protocol):
     memo: dict[Any, Any]  # what derivations compute once per cycle run
 
     def built(self, name: str) -> Any: ...
+    def declare(self, candidate: Any) -> None: ...
+    def chain(self, name: str) -> list[Any]: ...
     def spec(self, name: str) -> Any: ...
     def build_name(self, name: str) -> str: ...
     def forget(self, name: str) -> None: ...
@@ -86,8 +88,12 @@ class Derivation:
         of the trace selectors file, which the cycles file's loader checks."""
         return []
 
+    def prepare(self, ctx: Context) -> None:
+        """Work that must be done before its candidate's build can be said (the size
+        search runs its trials and their combination here); once per process."""
+
     def contribute(self, ctx: Context) -> Contribution:
-        """What it adds to the candidate's build."""
+        """What it adds to the candidate's build: cheap, from what prepare() did."""
         return Contribution()
 
     def leave(self, ctx: Context, out: Path) -> dict[str, Any]:
