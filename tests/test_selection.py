@@ -8,7 +8,7 @@ import pytest
 from harness.core import jsonfile
 from harness.core.errors import ConfigError
 from harness.report.bloat import parse
-from harness.report.selection import decide, render, write_summary
+from harness.report.selection import Summary, decide, render, write_summary
 from harness.settings.cycles import CandidateDef, CycleDef, load_cycles
 from harness.settings.derivation import make
 
@@ -131,12 +131,15 @@ def test_summary_files_and_selected_copy(tmp_path):
         prune=GOOD | {"linux_axf_bytes": 150},
     )
     summary = write_summary(CYCLE, tmp_path, RUN)
-    assert summary["selected"] == "prune"
+    assert summary.selected == "prune"
     assert (tmp_path / "selected" / "linux.axf").read_bytes() == b"x" * 150
     on_disk = json.loads((tmp_path / "summary.json").read_text())
+    assert on_disk["schema"] == "kqual.summary/1"
     assert on_disk["candidates"]["trim"]["reason"] == "rejected_boot_regression"
     assert on_disk["candidates"]["prune"]["linux_axf_bytes"] == 150
-    text = render(on_disk)
+    del on_disk["schema"]
+    assert Summary.from_json(on_disk) == summary  # typed in, JSON out, and back
+    text = render(Summary.from_json(on_disk))
     assert "selected prune" in text and "61.9 vs 60" in text
 
 
@@ -178,7 +181,7 @@ def test_at_risk_candidate_is_not_selected(tmp_path):
     assert "socket" in d["aggressive"].detail and "syslog" in d["aggressive"].detail
     assert d["safe"].reason == "selected"
     summary = write_summary(RISK_CYCLE, tmp_path, RUN)
-    assert summary["safety_cost"] == [
+    assert summary.safety_cost == [
         "safety costs +20 bytes: safe against aggressive, which prunes 2 syscalls "
         "the userspace can call"
     ]
@@ -305,7 +308,7 @@ def test_a_tie_in_size_and_time_goes_to_the_better_locality(tmp_path):
     summary = write_summary(CYCLE, tmp_path, RUN)
     text = render(summary)
     assert "hot90_pages" in text and "guest time stays the regression gate" in text
-    assert summary["candidates"]["prune"]["locality"]["hot90_pages"] == 24
+    assert summary.candidates["prune"].locality["hot90_pages"] == 24
 
 
 def test_a_skipped_candidate_is_decided_with_its_reason_and_does_not_block(tmp_path):
@@ -318,4 +321,4 @@ def test_a_skipped_candidate_is_decided_with_its_reason_and_does_not_block(tmp_p
     d = decisions(tmp_path)
     assert (d["prune"].reason, d["prune"].detail) == ("not_concentrated", "top32 12% (needs 30%)")
     summary = write_summary(CYCLE, tmp_path, RUN)
-    assert summary is not None and summary["selected"] == "trim"
+    assert summary is not None and summary.selected == "trim"

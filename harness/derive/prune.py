@@ -101,7 +101,7 @@ class PruneSyscalls(Derivation):
         return not hit, ", ".join(hit), facts
 
     def risk(self, record: Any) -> str | None:
-        at_risk = record.get("reachable_pruned")
+        at_risk = record.reachable_pruned
         if at_risk is None:
             return "no static scan of the userspace recorded"
         if at_risk:

@@ -5,8 +5,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..core.verdicts import Reason
+from .summary import Summary
 
-def size_vs_time(summary: dict, out: Path) -> list[Path]:
+
+def size_vs_time(summary: Summary, out: Path) -> list[Path]:
     """One point per candidate that has both figures; the selected one marked."""
     import matplotlib
 
@@ -14,15 +17,15 @@ def size_vs_time(summary: dict, out: Path) -> list[Path]:
     import matplotlib.pyplot as plt
 
     points = [
-        (name, d["linux_axf_bytes"], d["guest_shell_ready_ms"], d["reason"])
-        for name, d in summary["candidates"].items()
-        if d.get("linux_axf_bytes") and d.get("guest_shell_ready_ms")
+        (name, d.linux_axf_bytes, d.guest_shell_ready_ms, d.reason)
+        for name, d in summary.candidates.items()
+        if d.linux_axf_bytes and d.guest_shell_ready_ms
     ]
     if not points:
         return []
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for name, size, ms, reason in points:
-        selected = reason == "selected"
+        selected = reason == Reason.SELECTED
         ax.scatter(
             ms,
             size / 1024,
@@ -39,7 +42,7 @@ def size_vs_time(summary: dict, out: Path) -> list[Path]:
         )
     ax.set_xlabel("guest shell_ready_ms (under -icount)")
     ax.set_ylabel("linux.axf KiB")
-    ax.set_title(f"cycle {summary['cycle']}: size against boot time")
+    ax.set_title(f"cycle {summary.cycle}: size against boot time")
     ax.grid(alpha=0.3)
     fig.tight_layout()
     paths = [out.with_name(out.name + ".png"), out.with_name(out.name + ".svg")]

@@ -10,7 +10,7 @@ its outcome, failures included; a step with no outcome did not run here.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -32,11 +32,23 @@ class Outcome:
 
 @dataclass
 class CandidateRecord:
+    """What a run found of one candidate, as the selection reads it."""
+
     run_id: str
     steps: dict[StepName, Outcome] = field(default_factory=dict)
-    facts: dict[str, Any] = field(default_factory=dict)  # sizes, boot figures, counts
+    linux_axf_bytes: int | None = None
+    shell_ready_ms: float | None = None
+    guest_shell_ready_ms: float | None = None
+    sections: dict[str, int] = field(default_factory=dict)
+    locality: dict[str, int] = field(default_factory=dict)
+    skipped: str | None = None  # "reason: detail", when a derivation chose not to build it
+    # Syscalls pruned although the userspace can call them: name -> calling functions.
+    reachable_pruned: dict[str, list[str]] | None = None
+    syscall_counts: dict[str, int] = field(default_factory=dict)  # reachable, traced, ...
+    facts: dict[str, Any] = field(default_factory=dict)  # the rest: derivations' own
 
     def get(self, key: str, default: Any = None) -> Any:
+        """A fact no field names (a derivation's own)."""
         return self.facts.get(key, default)
 
     @classmethod
@@ -47,8 +59,20 @@ class CandidateRecord:
                 steps[StepName(name)] = Outcome(bool(raw["ok"]), str(raw.get("detail", "")))
             except (ValueError, KeyError, TypeError):
                 continue  # a damaged or unknown entry counts as not run
-        facts = {k: v for k, v in data.items() if k not in ("run_id", "steps")}
-        return cls(str(data.get("run_id", "")), steps, facts)
+        typed = {f.name for f in fields(cls)} - {"run_id", "steps", "syscall_counts", "facts"}
+        counts = {
+            k.removeprefix("syscalls_"): v
+            for k, v in data.items()
+            if k.startswith("syscalls_") and isinstance(v, int)
+        }
+        rest = {k: v for k, v in data.items() if k not in ("run_id", "steps") and k not in typed}
+        return cls(
+            str(data.get("run_id", "")),
+            steps,
+            syscall_counts=counts,
+            facts=rest,
+            **{k: data[k] for k in typed if data.get(k) is not None},
+        )
 
 
 def _read(folder: Path) -> dict[str, Any]:

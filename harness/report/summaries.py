@@ -51,8 +51,8 @@ def write_summaries(settings: Settings, run_id: str, junit: Any = None) -> list[
             continue
         texts.append(render(summary))
         if junit is not None:
-            junit.add_global_property(f"{name}.selected", summary["selected"] or "")
-            for cand, d in summary["candidates"].items():
+            junit.add_global_property(f"{name}.selected", summary.selected or "")
+            for cand, d in summary.candidates.items():
                 for key in JUNIT_KEYS:
-                    junit.add_global_property(f"{name}.{cand}.{key}", d[key])
+                    junit.add_global_property(f"{name}.{cand}.{key}", getattr(d, key))
     return texts

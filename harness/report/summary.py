@@ -1,0 +1,137 @@
+"""A cycle's summary as typed records: what selection decided for each candidate,
+and how summary.txt and the terminal show it. summary.json is its JSON form."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+from ..core.verdicts import Reason
+
+SYSCALL_COUNTS = ("reachable", "traced", "kept", "pruned")
+SECTION_COLUMNS = ("text", "rodata", "data", "bss", "init", "unwind")
+LOCALITY_COLUMNS = ("text_pages", "hot90_pages", "hot90_lines")
+
+
+@dataclass
+class Decision:
+    candidate: str
+    reason: Reason
+    detail: str = ""
+    linux_axf_bytes: int | None = None
+    shell_ready_ms: float | None = None
+    guest_shell_ready_ms: float | None = None
+    sections: dict[str, int] = field(default_factory=dict)
+    delta_bytes: int | None = None
+    bloat: str = ""
+    top_symbol_deltas: list[tuple[str, int, int, int]] = field(default_factory=list)
+    syscalls: dict[str, int] = field(default_factory=dict)  # reachable, traced, kept, ...
+    locality: dict[str, int] = field(default_factory=dict)  # text_pages, hot90_pages, hot90_lines
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Decision:
+        values = {f.name: data[f.name] for f in fields(cls) if f.name in data}
+        values["reason"] = Reason(values["reason"])
+        values["top_symbol_deltas"] = [tuple(t) for t in values.get("top_symbol_deltas", [])]
+        return cls(**values)
+
+
+@dataclass
+class Summary:
+    cycle: str
+    run_id: str
+    baseline: str
+    selected: str | None
+    regression_rule: dict[str, Any]
+    candidates: dict[str, Decision]
+    coverage: dict[str, Any] | None = None
+    safety_cost: list[str] = field(default_factory=list)
+    search: dict[str, Any] | None = None  # search.json of this run, with its table
+    charts: list[str] = field(default_factory=list)
+
+    def as_json(self) -> dict[str, Any]:
+        data = {f.name: getattr(self, f.name) for f in fields(self)}
+        data["candidates"] = {n: asdict(d) for n, d in self.candidates.items()}
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Summary:
+        values = {f.name: data[f.name] for f in fields(cls) if f.name in data}
+        values["candidates"] = {n: Decision.from_json(d) for n, d in data["candidates"].items()}
+        return cls(**values)
+
+
+def _fmt(v, spec: str = "") -> str:
+    return "-" if v is None else format(v, spec)
+
+
+def render(summary: Summary) -> str:
+    cands = summary.candidates
+    w = max([len(n) for n in cands] + [14]) + 2
+    lines = [
+        f"cycle {summary.cycle}: selected {summary.selected or 'nothing'} "
+        f"(baseline {summary.baseline})",
+        "",
+        f"{'candidate':<{w}}{'linux.axf':>11}{'vs base':>12}"
+        + "".join(f"{k:>10}" for k in SECTION_COLUMNS)
+        + f"{'ready ms':>10}{'guest ms':>10}",
+    ]
+    for name, d in cands.items():
+        s = d.sections
+        delta = d.delta_bytes
+        lines.append(
+            f"{name:<{w}}{_fmt(d.linux_axf_bytes, ','):>11}"
+            f"{'' if delta is None else format(delta, '+,'):>12}"
+            + "".join(f"{_fmt(s.get(k), ','):>10}" for k in SECTION_COLUMNS)
+            + f"{_fmt(d.shell_ready_ms, '.0f'):>10}{_fmt(d.guest_shell_ready_ms, '.3f'):>10}"
+        )
+    lines += ["", f"{'candidate':<{w}}{'decision':<26}detail"]
+    for name, d in cands.items():
+        lines.append(f"{name:<{w}}{d.reason:<26}{d.detail}")
+    local = {n: d.locality for n, d in cands.items() if d.locality}
+    if local:
+        lines += ["", f"{'locality':<{w}}" + "".join(f"{c:>14}" for c in LOCALITY_COLUMNS)]
+        for name, loc in local.items():
+            lines.append(
+                f"{name:<{w}}" + "".join(f"{_fmt(loc.get(c)):>14}" for c in LOCALITY_COLUMNS)
+            )
+        lines.append(
+            "(4 KiB pages and 32-byte lines of kernel .text executed in the workload; under "
+            "QEMU ordering barely changes the instruction count, so guest time stays the "
+            "regression gate: locality is what ordering is for on parts with a cache or XIP flash)"
+        )
+    pruning = {n: d.syscalls for n, d in cands.items() if d.syscalls}
+    if pruning:
+        cols = (*SYSCALL_COUNTS, "reachable_pruned")
+        lines += ["", f"{'syscalls':<{w}}" + "".join(f"{c:>18}" for c in cols)]
+        for name, counts in pruning.items():
+            lines.append(f"{name:<{w}}" + "".join(f"{_fmt(counts.get(c)):>18}" for c in cols))
+    lines += [""] + summary.safety_cost if summary.safety_cost else []
+    cov = (summary.coverage or {}).get("applets")
+    if cov:
+        missing = f" (not run: {', '.join(cov['missing'])})" if cov["missing"] else ""
+        lines += [
+            "",
+            f"applets exercised by the workload: {cov['exercised']} of "
+            f"{cov['installed']} installed{missing}",
+        ]
+    search = summary.search
+    if search:
+        accepted = ", ".join(search["accepted"]) or "nothing"
+        lines += [
+            "",
+            f"size search: {len(search['trials'])} trials, accepted in the final image: {accepted}",
+            "bytes per option (saved against the search's base; sections of vmlinux):",
+            search.get("table", "").rstrip(),
+            "minimal.config: the selected image's options over the target's config",
+        ]
+    if summary.charts:
+        lines += ["", "charts: " + ", ".join(summary.charts)]
+    for name, d in cands.items():
+        if d.bloat:
+            lines += ["", f"{name} vs {summary.baseline}: {d.bloat}"]
+            lines += [
+                f"  {n:<40}{old:>8}{new:>8}{delta:>+9}"
+                for n, old, new, delta in d.top_symbol_deltas
+            ]
+    return "\n".join(lines) + "\n"
