@@ -13,6 +13,7 @@ travels in `config.stash` and `workerinput`, never in the environment.
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import shutil
 import sys
@@ -222,13 +223,18 @@ def _install_progress_writer(config: pytest.Config) -> None:
 TOOLS = ("qemu", "cross", "kernel", "dtc")
 
 
-def missing_tool(tool: str) -> str | None:
-    """Why `tool` is not here (None when it is), for the default target."""
+@functools.cache
+def _default_board() -> Any:
     from .settings.target import default_target_path, read_target
 
+    return read_target(default_target_path())
+
+
+def missing_tool(tool: str) -> str | None:
+    """Why `tool` is not here (None when it is), for the default target."""
     if tool not in TOOLS:
         raise pytest.UsageError(f"needs({tool!r}): the tools are {', '.join(TOOLS)}")
-    defaults = read_target(default_target_path())
+    defaults = _default_board()
     if tool == "kernel":
         tarball = defaults.source_tarball
         return None if tarball.exists() else f"the kernel source {tarball} is not there"

@@ -41,6 +41,18 @@ class Stamp(Derivation):
         return "stamped" if record.get("stamped") else None
 
 
+def _environment(tmp_path: Path) -> Environment:
+    """A run's environment on the default target, with nothing built or traced."""
+    return Environment(
+        read_target(default_target_path()),
+        load_workload(ROOT / "configs" / "workload.yaml"),
+        ProfileCache(tmp_path / "cache"),
+        {},
+        Records("run"),
+        [],
+    )
+
+
 @pytest.fixture
 def cycles_file(write):
     return write(
@@ -64,15 +76,7 @@ def test_a_derivation_defined_in_a_test_joins_a_cycle(cycles_file, tmp_path, mon
     cycle = load_cycles(cycles_file)["mine"]
     assert [d.name for d in cycle.derivations("child")] == ["test_stamp"]  # inherited
     assert cycle.derivations("stamped")[0].opts == {"level": 2}
-    target = read_target(default_target_path())
-    env = Environment(
-        target,
-        load_workload(ROOT / "configs" / "workload.yaml"),
-        ProfileCache(tmp_path / "cache"),
-        {},
-        Records("run"),
-        [],
-    )
+    env = _environment(tmp_path)
     runner = CycleRunner(env, cycle)
     spec = runner.spec("child")
     assert [f.name for f in spec.fragments] == ["stamp-2.config"]
@@ -135,14 +139,7 @@ def test_a_harness_bug_in_a_derivation_is_no_build_verdict(write, tmp_path, monk
         """,
     )
     cycle = load_cycles(path)["bug"]
-    env = Environment(
-        read_target(default_target_path()),
-        load_workload(ROOT / "configs" / "workload.yaml"),
-        ProfileCache(tmp_path / "cache"),
-        {},
-        Records("run"),
-        [],
-    )
+    env = _environment(tmp_path)
     runner = CycleRunner(env, cycle)
     for _ in range(2):
         with pytest.raises(TypeError):
@@ -177,14 +174,7 @@ def test_the_same_candidate_in_two_cycles_is_one_build(write, tmp_path, monkeypa
         """,
     )
     cycles = load_cycles(path)
-    env = Environment(
-        read_target(default_target_path()),
-        load_workload(ROOT / "configs" / "workload.yaml"),
-        ProfileCache(tmp_path / "cache"),
-        {},
-        Records("run"),
-        [],
-    )
+    env = _environment(tmp_path)
     one, two = CycleRunner(env, cycles["one"]), CycleRunner(env, cycles["two"])
     assert one.build_name("stamped") == two.build_name("also-stamped")
     assert one.build_name("base") == two.build_name("baseline")

@@ -40,23 +40,6 @@ class Settings:
     trace_yaml: Path = TRACE_SELECTORS  # where the selectors came from
 
 
-def load_settings(
-    target_path: Path,
-    workload_path: Path,
-    keep_extra: list[str] | None = None,
-    boots: int | None = None,
-    icount_boots: int = 1,
-    configs: Path = CONFIGS,
-    cycles_path: Path | None = None,
-) -> Settings:
-    """Read every input, then check it against the installed tools and the kernel."""
-    settings = read_settings(
-        target_path, workload_path, keep_extra, boots, icount_boots, configs, cycles_path
-    )
-    check_settings(settings)
-    return settings
-
-
 def read_settings(
     target_path: Path,
     workload_path: Path,
