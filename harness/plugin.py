@@ -180,8 +180,9 @@ def run_state(config: pytest.Config) -> RunState:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
-        "needs(*tools): needs 'qemu', 'cross' (the target's compiler) or 'kernel' (its "
-        "source); skipped when one is missing, failed under kqual_require_tools",
+        "needs(*tools): needs 'qemu', 'cross' (the target's compiler), 'kernel' (its "
+        "source) or 'dtc' (fdtput); skipped when one is missing, failed under "
+        "kqual_require_tools",
     )
     if config.option.help or config.option.version:
         return
@@ -217,8 +218,9 @@ def _install_progress_writer(config: pytest.Config) -> None:
 
 
 # -- needs(...): tools a test cannot run without -----------------------------
-# The one place that knows which tests need what is outside Python: each such
-# test carries needs(...), and every cycle test needs them all (marked here).
+# A test that needs a tool says so with needs(...), and every cycle test needs
+# them all (marked below). This is the one place that decides what a missing
+# one means: a skip, or a failure under kqual_require_tools (make test).
 
 TOOLS = ("qemu", "cross", "kernel", "dtc")
 
@@ -284,7 +286,13 @@ def pytest_runtest_makereport(
         report.outcome = "skipped"
         report.longrepr = (str(item.path), item.location[1] or 0, f"Skipped: {exc.value}")
     elif not exc.errisinstance(
-        (KqualError, AssertionError, pytest.skip.Exception, pytest.fail.Exception)
+        (
+            KqualError,
+            AssertionError,
+            pytest.skip.Exception,
+            pytest.fail.Exception,
+            pytest.xfail.Exception,
+        )
     ):
         report.user_properties.append((HARNESS_ERROR, f"{exc.typename}: {exc.value}"))
     return report
