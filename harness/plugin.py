@@ -20,6 +20,7 @@ import sys
 import time
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
+from enum import Enum
 from pathlib import Path
 from typing import Any
 
@@ -279,6 +280,12 @@ def pytest_runtest_makereport(
     exception that is neither a candidate's failure nor an assertion is our bug,
     and is marked so the controller writes no selection."""
     report = yield
+    # Properties leave this process (xdist's channel, JUnit XML) as plain values:
+    # execnet serializes no enum, and a verdict's word is its value.
+    report.user_properties = [
+        (key, value.value if isinstance(value, Enum) else value)
+        for key, value in report.user_properties
+    ]
     exc = call.excinfo
     if exc is None:
         return report

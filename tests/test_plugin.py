@@ -93,7 +93,10 @@ from pathlib import Path
 def test_a(kqual_run, request):
     _write(kqual_run, request, "a")
 
-def test_b(kqual_run, request):
+def test_b(kqual_run, request, record_property):
+    from harness.search.trial import Verdict
+
+    record_property("verdict", Verdict.ACCEPTED)  # an enum crosses xdist's channel
     _write(kqual_run, request, "b")
 
 def _write(run, request, name):
@@ -109,8 +112,12 @@ def _write(run, request, name):
 
 def test_workers_share_the_controllers_run_state_and_only_it_selects(tmp_path):
     (tmp_path / "test_state.py").write_text(RUN_STATE_TEST)
-    out = _pytest(tmp_path, "-n", "2", "--search-budget", "3,5m", "test_state.py")
+    xml = tmp_path / "report.xml"
+    out = _pytest(
+        tmp_path, "-n", "2", "--search-budget", "3,5m", f"--junitxml={xml}", "test_state.py"
+    )
     assert out.returncode == 0, out.stdout + out.stderr
+    assert '<property name="verdict" value="accepted"' in xml.read_text()
     seen = [json.loads(p.read_text()) for p in sorted(tmp_path.glob("gw*.json"))]
     assert {p.name.split("-")[0] for p in tmp_path.glob("gw*.json")} == {"gw0", "gw1"}
     assert len({d["run_id"] for d in seen}) == 1
