@@ -14,7 +14,8 @@ from pathlib import Path
 
 from .core.errors import KqualError
 from .core.paths import results_dir
-from .report.selection import build_summary, latest_run, render
+from .report.selection import build_summary, latest_run
+from .report.summary import render
 from .scan import syscalls as syscall_scan
 from .settings.cycles import DEFAULT_CYCLES, load_cycles
 from .settings.target import TARGETS, default_target_path, read_target

@@ -19,12 +19,13 @@ from .core import jsonfile
 from .core.errors import CandidateSkipped, KqualError, MissingMeasurement
 from .core.paths import cache_dir, candidate_dir, resolve, work_dir
 from .core.publish import write_atomic
+from .core.verdicts import StepName
 from .derive.reachable import reachable_syscalls
 from .image.candidate import BuiltCandidate, CandidateSpec, build_candidate, definition_key
 from .image.kernel_source import prepare_source
 from .image.userspace import Userspace, build_userspace, write_initramfs
 from .kernel.syscall_table import syscall_names
-from .report.results import Records, StepName
+from .report.results import Records
 from .scan.syscalls import ScanResult
 from .settings.cycles import CandidateDef, CycleDef
 from .settings.derivation import Derivation

@@ -564,8 +564,8 @@ def records(kqual_run: RunState) -> Any:
 @pytest.fixture(scope="session")
 def baseline(target: Any, records: Any) -> Any:
     """The target's own kernel, built once (a lock makes xdist workers share it)."""
+    from .core.verdicts import StepName
     from .image.candidate import CandidateSpec, build_candidate
-    from .report.results import StepName
 
     built = build_candidate(target, CandidateSpec("baseline", cycle="baseline"))
     records.step(built.results, StepName.BUILD, True, **built.facts)

@@ -14,8 +14,8 @@ from elftools.elf.elffile import ELFFile
 
 from harness.boot.qemu import BootFailure, QemuOptions, QemuSession
 from harness.boot.qualify import icount_boot, qualify_boot
+from harness.core.verdicts import StepName
 from harness.image.bootwrap import wrap
-from harness.report.results import StepName
 
 CYCLE = "baseline"
 

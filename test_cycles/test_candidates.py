@@ -10,8 +10,8 @@ from __future__ import annotations
 import pytest
 
 from harness.boot.qemu import BootFailure
+from harness.core.verdicts import StepName
 from harness.kernel.syscall_table import NI, parse_syscall_table, syscall_names
-from harness.report.results import StepName
 
 
 def test_builds(cycle_runners, candidate, record_property):

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import pytest
 
+from harness.core.verdicts import StepName
 from harness.derive.search import size_search
-from harness.report.results import StepName
 from harness.search.trial import Verdict
 
 

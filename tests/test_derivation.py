@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 
 from harness.core.errors import ConfigError
+from harness.core.verdicts import StepName
 from harness.cycle_run import CycleRunner, Environment
-from harness.report.results import Records, StepName, read_record
+from harness.report.results import Records, read_record
 from harness.report.selection import decide, required_steps
 from harness.settings.cycles import candidate_params, load_cycles
 from harness.settings.derivation import Contribution, Derivation, register

@@ -132,7 +132,9 @@ def test_run_state_round_trips_through_workerinput():
 
 HARNESS_BUG_TEST = """
 from harness.core.errors import StepError
-from harness.report.results import Records, StepName, candidate_dir
+from harness.core.paths import candidate_dir
+from harness.core.verdicts import StepName
+from harness.report.results import Records
 
 def test_our_bug(kqual_run):
     folder = candidate_dir("mps2-an385", "syscall_prune", "baseline")

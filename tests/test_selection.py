@@ -8,7 +8,8 @@ import pytest
 from harness.core import jsonfile
 from harness.core.errors import ConfigError
 from harness.report.bloat import parse
-from harness.report.selection import Summary, decide, render, write_summary
+from harness.report.selection import decide, write_summary
+from harness.report.summary import Summary, render
 from harness.settings.cycles import CandidateDef, CycleDef, load_cycles
 from harness.settings.derivation import make
 
@@ -263,7 +264,9 @@ def test_a_step_missing_from_this_run_means_no_selection(tmp_path):
 
 def test_qualified_in_run_1_failing_in_run_2_is_not_selected(tmp_path, monkeypatch):
     """The record is written afresh by each run: nothing of run 1 stands in run 2."""
-    from harness.report.results import Records, StepName, candidate_dir
+    from harness.core.paths import candidate_dir
+    from harness.core.verdicts import StepName
+    from harness.report.results import Records
 
     monkeypatch.setenv("KQUAL_RESULTS", str(tmp_path))
     root = tmp_path / "t" / "c"

@@ -106,8 +106,8 @@ def test_targets_by_name_and_path(tmp_path):
 
 
 def test_results_and_builds_are_kept_apart_by_target(monkeypatch, tmp_path):
+    from harness.core.paths import candidate_dir
     from harness.image.candidate import build_folder
-    from harness.report.results import candidate_dir
     from harness.settings.target import target_path
 
     monkeypatch.setenv("KQUAL_RESULTS", str(tmp_path / "results"))

@@ -27,8 +27,9 @@ from ..kernel.kconfig import (
     known_symbols,
     parse_config,
 )
+from ..kernel.source import ARCH
 from ..settings.target import Target
-from .kernel_source import ARCH, KernelSource
+from .kernel_source import KernelSource
 
 # Inputs whose change kbuild cannot track: a change wipes the build folder.
 _WIPE_PARTS = ("source", "tool:gcc", "tool:ld")

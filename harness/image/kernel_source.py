@@ -17,7 +17,7 @@ from filelock import FileLock
 from ..core.fingerprint import Fingerprint
 from ..core.progress import say
 from ..core.runner import run_logged
-from ..kernel.source import ARCH, SYSCALL_TABLE, kernel_version, source_fingerprint, source_stage
+from ..kernel.source import SYSCALL_TABLE, kernel_version, source_fingerprint, source_stage
 from ..settings.target import Target
 from .patches import apply_series
 
@@ -67,6 +67,3 @@ def prepare_source(target: Target, log_dir: Path) -> KernelSource:
         tree, kernel_version(tree), fp, int(target.source_tarball.stat().st_mtime)
     )
     return _prepared[fp.digest]
-
-
-__all__ = ["ARCH", "SYSCALL_TABLE", "KernelSource", "prepare_source"]

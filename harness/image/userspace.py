@@ -30,11 +30,12 @@ from ..kernel.kconfig import (
     effective_requests,
     parse_config,
 )
+from ..kernel.source import ARCH
 from ..settings.initramfs import load_spec
 from ..settings.target import Target
 from . import debsrc
 from .initramfs import render_list
-from .kernel_source import ARCH, KernelSource
+from .kernel_source import KernelSource
 from .patches import apply_series
 
 

@@ -17,11 +17,8 @@ from typing import Any
 from filelock import FileLock
 
 from ..core import jsonfile
-from ..core.paths import candidate_dir, cycle_dir
 from ..core.publish import write_atomic
 from ..core.verdicts import StepName
-
-__all__ = ["StepName", "Records", "CandidateRecord", "Outcome", "candidate_dir", "cycle_dir"]
 
 
 @dataclass

@@ -221,6 +221,3 @@ def latest_run(cycle: CycleDef, root: Path) -> str | None:
             stamp = (path.stat().st_mtime, record.run_id)
             newest = max(newest, stamp) if newest else stamp
     return newest[1] if newest else None
-
-
-__all__ = ["Decision", "Summary", "build_summary", "decide", "render", "write_summary"]

@@ -13,7 +13,8 @@ from ..core.paths import cycle_dir
 from ..core.verdicts import Reason
 from ..settings.load import Settings
 from .bloat import bloat_tool
-from .selection import decide, render, write_summary
+from .selection import decide, write_summary
+from .summary import render
 
 JUNIT_KEYS = ("reason", "linux_axf_bytes", "shell_ready_ms", "guest_shell_ready_ms", "delta_bytes")
 

@@ -30,7 +30,8 @@ from ..core.progress import say
 from ..core.publish import write_atomic
 from ..image import build_folders
 from ..image.candidate import build_folder
-from ..image.kernel_source import ARCH, prepare_source
+from ..image.kernel_source import prepare_source
+from ..kernel.source import ARCH
 from ..settings.change import Change, ChangeSource, combined
 from ..settings.cycles import CandidateDef
 from ..settings.derivation import make
