@@ -27,7 +27,7 @@ from typing import Any
 import pytest
 
 from .core.errors import CandidateSkipped, KqualError
-from .core.paths import ROOT, cache_dir, resolve
+from .core.paths import ROOT, cache_dir, check_output_folders, resolve
 from .core.progress import set_writer
 from .settings.files import CYCLES, WORKLOAD
 from .settings.load import Settings, check_settings, read_settings
@@ -351,6 +351,10 @@ class Session:
                 config.getoption("--boots"),
                 config.getoption("--icount-boots"),
                 cycles_path=cycles_path,
+            )
+            profile_cache = config.getoption("--profile-cache")
+            check_output_folders(
+                **({"profile_cache": resolve(profile_cache)} if profile_cache else {})
             )
             checked = _cycle_tests_collected(config)
             if checked:

@@ -56,6 +56,41 @@ TARGET = [
     Case("target-empty", "target.yaml", "", "file is empty", "target.yaml"),
     Case("target-not-utf8", "target.yaml", b"name: \xff\xfe\n", "not UTF-8", "target.yaml"),
     Case(
+        "target-name-escapes",
+        "target.yaml",
+        sub("name: mps2-an385", "name: ../../escape"),
+        "'name' '../../escape' becomes a folder name",
+        "target.yaml",
+    ),
+    Case(
+        "target-name-empty",
+        "target.yaml",
+        sub("name: mps2-an385", 'name: ""'),
+        "'name' '' becomes a folder name",
+        "target.yaml",
+    ),
+    Case(
+        "target-name-with-slash",
+        "target.yaml",
+        sub("name: mps2-an385", "name: boards/an385"),
+        "'name' 'boards/an385' becomes a folder name",
+        "target.yaml",
+    ),
+    Case(
+        "target-kernel-patches-missing",
+        "target.yaml",
+        sub("patches: patches/linux", "patches: patches/nosuch"),
+        "'kernel.patches': kernel patch folder .*patches/nosuch does not exist",
+        "target.yaml",
+    ),
+    Case(
+        "target-musl-patches-missing",
+        "target.yaml",
+        sub("musl_patches: patches/musl", "musl_patches: patches/muls"),
+        "'userspace.musl_patches': musl patch folder .*patches/muls does not exist",
+        "target.yaml",
+    ),
+    Case(
         "target-unknown-key",
         "target.yaml",
         sub("name: ", "nmae: x\nname: "),
@@ -180,6 +215,34 @@ TARGET = [
 ]
 
 CYCLES = [
+    Case(
+        "cycles-name-escapes",
+        "cycles.yaml",
+        sub("  syscall_prune:\n", "  ../syscall_prune:\n"),
+        "cycle name '../syscall_prune'",
+        "cycles.yaml",
+    ),
+    Case(
+        "cycles-candidate-name-dotdot",
+        "cycles.yaml",
+        sub(
+            "      - name: baseline\n",
+            "      - name: ..\n",
+        ),
+        "candidate name '..'",
+        "cycles.yaml",
+    ),
+    Case(
+        "cycles-options-typo",
+        "cycles.yaml",
+        sub(
+            "        derive: [search]",
+            "        derive: [search]\n      - name: typo\n        from: syscall-prune\n"
+            "        derive: [{options: {set: {KALLSYM: n}}}]",
+        ),
+        "'options' sets CONFIG_KALLSYM, which is not a Kconfig symbol",
+        "cycles.yaml",
+    ),
     Case(
         "cycles-malformed",
         "cycles.yaml",
@@ -480,6 +543,13 @@ WORKLOAD = [
 ]
 
 TRACE = [
+    Case(
+        "trace-selector-name-escapes",
+        "rules/trace.yaml",
+        sub("  syscalls:", "  ../syscalls:"),
+        "selector name '../syscalls'",
+        "trace.yaml",
+    ),
     Case(
         "trace-malformed",
         "rules/trace.yaml",
@@ -809,8 +879,9 @@ def test_bad_input(case, configs, tmp_path, table_cache, pytestconfig):
     assert sorted(table_cache.rglob("*")) == cached_before
 
 
-def pytest_run(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
+def pytest_run(tmp_path: Path, *args: str, **more_env: str) -> subprocess.CompletedProcess:
     env = dict(os.environ, KQUAL_WORK=str(tmp_path / "work"), PYTHONDONTWRITEBYTECODE="1")
+    env |= more_env
     env.pop("KQUAL_RUN_ID", None)
     return subprocess.run(
         [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider", *args],
@@ -853,4 +924,19 @@ def test_a_bad_target_file_is_a_usage_error(tmp_path):
     out = pytest_run(tmp_path, "--target", str(bad), "tests/test_workload.py")
     assert out.returncode == 4
     assert f"{bad}:" in out.stderr and "'boot.boots' must be at least 1" in out.stderr
+    assert "Traceback" not in out.stdout + out.stderr
+
+
+@pytest.mark.parametrize("where", ["KQUAL_WORK", "KQUAL_RESULTS", "KQUAL_CACHE", "--profile-cache"])
+def test_an_output_folder_that_is_a_file_is_a_usage_error(tmp_path, where):
+    """Found at start, not after the baseline's build (or as an INTERNALERROR)."""
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    folder = blocker / "below" if where == "KQUAL_RESULTS" else blocker
+    if where.startswith("--"):
+        out = pytest_run(tmp_path, f"{where}={folder}", "tests/test_workload.py")
+    else:
+        out = pytest_run(tmp_path, "tests/test_workload.py", **{where: str(folder)})
+    assert out.returncode == 4, out.stdout + out.stderr
+    assert f"{where}: {folder} cannot be a folder, {blocker} is a file" in out.stderr
     assert "Traceback" not in out.stdout + out.stderr

@@ -10,6 +10,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from .errors import KqualError
+
 ROOT = Path(__file__).resolve().parent.parent.parent
 
 
@@ -23,6 +25,21 @@ def results_dir() -> Path:
 
 def cache_dir() -> Path:
     return Path(os.environ.get("KQUAL_CACHE", work_dir() / "cache")).resolve()
+
+
+def check_output_folders(**named: Path) -> None:
+    """Each folder kqual writes into is a folder, or can become one: a file there
+    would fail a run after its first build. `named`: more, by the name the user
+    gave them (`profile_cache=...` for --profile-cache)."""
+    folders = {"KQUAL_WORK": work_dir(), "KQUAL_RESULTS": results_dir(), "KQUAL_CACHE": cache_dir()}
+    folders |= {f"--{k.replace('_', '-')}": v for k, v in named.items()}
+    for name, folder in folders.items():
+        blocker = next((p for p in (folder, *folder.parents) if p.exists()), None)
+        if blocker is not None and not blocker.is_dir():
+            raise KqualError(
+                f"{name}: {folder} cannot be a folder, {blocker} is a file; "
+                "name a folder (or a path that does not exist yet)"
+            )
 
 
 def resolve(path: str | Path, base: Path = ROOT) -> Path:

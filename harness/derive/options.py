@@ -25,6 +25,9 @@ class Options(Derivation):
                 raise ValueError(f"{option!r} is no option name (capitals, without CONFIG_)")
         self.values = tuple((k, _text(v)) for k, v in values.items())
 
+    def kconfig_symbols(self) -> list[str]:
+        return [k for k, _ in self.values]
+
     def fragment_text(self) -> str:
         return "".join(config_line(k, v) + "\n" for k, v in self.values)
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,10 +12,9 @@ from ..core.errors import ConfigError
 from ..core.paths import resolve
 from .derivation import Derivation, make
 from .files import CYCLES, KNOBS, RULES, SYSCALL_KEEP, TRIM_RULES
-from .schema import bind, load_yaml
+from .schema import SAFE_NAME_RULE, bind, load_yaml, safe_name
 
 DEFAULT_CYCLES = CYCLES
-_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
 
 
 # The regression metrics kqual measures (deterministic under -icount).
@@ -41,6 +39,8 @@ class CandidateDef:
     # What it adds to its parent: derivation names, or {name: {options}}.
     derive: list[Any] = field(default_factory=list)
     derivations: list[Derivation] = field(default_factory=list, init=False, repr=False)
+    # Where its derive: entry is, so a later check against the kernel can name it.
+    where: tuple[Path, int | None] = field(default=(Path(), None), init=False, repr=False)
 
 
 @dataclass
@@ -135,8 +135,10 @@ def load_cycles(
     if not cycles:
         raise ConfigError(path, getattr(data, "key_lines", {}).get("cycles"), "no cycles declared")
     for name, cycle in cycles.items():
-        cycle.name = name
         line = data["cycles"].key_lines.get(name)
+        if not safe_name(name):
+            raise ConfigError(path, line, f"cycle name {name!r}: use {SAFE_NAME_RULE}")
+        cycle.name = name
         raw = data["cycles"][name]
         if "trim_rules" not in raw:
             cycle.trim_rules = str(rules / TRIM_RULES)
@@ -149,11 +151,9 @@ def load_cycles(
         if not names:
             raise ConfigError(path, line, f"cycle '{name}' has no candidates")
         for i, n in enumerate(names):
-            if not _NAME.match(n):
+            if not safe_name(n):
                 raise ConfigError(
-                    path,
-                    item_lines[i],
-                    f"candidate name {n!r} may only hold letters, digits, _ . -",
+                    path, item_lines[i], f"candidate name {n!r}: use {SAFE_NAME_RULE}"
                 )
             if n in names[:i]:
                 first = item_lines[names.index(n)]
@@ -185,6 +185,7 @@ def load_cycles(
             derive_line = getattr(raw_c, "key_lines", {}).get("derive", item_lines[i])
             where = f"cycle '{name}', candidate '{c.name}'"
             c.derivations = [make(spec, path, derive_line, where) for spec in c.derive]
+            c.where = (path, derive_line)
             if selectors is not None:
                 _check_selectors(c, cycle, selectors, path, derive_line, where)
             if c.base and c.base not in names[:i]:

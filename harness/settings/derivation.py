@@ -83,6 +83,11 @@ class Derivation:
     def __repr__(self) -> str:
         return f"{self.name}{self.opts or ''}"
 
+    def kconfig_symbols(self) -> list[str]:
+        """The Kconfig options it sets by name: each must be a symbol of the kernel,
+        which the inputs' check against the kernel source makes sure of."""
+        return []
+
     def selectors(self, cycle: Any) -> list[str]:
         """The profiles (trace selectors) it reads in `cycle`: each must be a selector
         of the trace selectors file, which the cycles file's loader checks."""

@@ -94,6 +94,23 @@ def check_settings(settings: Settings) -> None:
         if cycle.search is not None:
             load_knobs(resolve(cycle.search.knobs), facts.symbols)
     _check_fragments(target, cycles, facts.symbols)
+    _check_derived_options(cycles, facts.symbols)
+
+
+def _check_derived_options(cycles: dict[str, CycleDef], symbols: frozenset[str]) -> None:
+    """An option a derivation sets by name (`options: {set: {...}}`) is a Kconfig
+    symbol of this kernel: a typo would make the candidate its parent renamed."""
+    for cycle in cycles.values():
+        for c in cycle.candidates:
+            for d in c.derivations:
+                unknown = [s for s in d.kconfig_symbols() if s not in symbols]
+                if unknown:
+                    raise ConfigError(
+                        *c.where,
+                        f"cycle '{cycle.name}', candidate '{c.name}': '{d.name}' sets "
+                        f"CONFIG_{unknown[0]}, which is not a Kconfig symbol of this kernel "
+                        "(a typo?)",
+                    )
 
 
 def _check_fragments(target: Target, cycles: dict[str, CycleDef], symbols: frozenset[str]) -> None:

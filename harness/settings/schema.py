@@ -8,6 +8,7 @@ keys, missing keys and wrong types are all reported with their location.
 from __future__ import annotations
 
 import dataclasses
+import re
 import types
 import typing
 from pathlib import Path
@@ -174,9 +175,26 @@ def _bind_dataclass(cls: Any, data: dict, path: Path, where: str) -> Any:
     return cls(**kwargs)
 
 
+# A name that becomes a folder (target, cycle, candidate, selector): one path
+# component, never "." or "..", nothing a shell or a file system reads otherwise.
+_SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+
+def safe_name(name: object) -> bool:
+    return isinstance(name, str) and bool(_SAFE_NAME.match(name)) and ".." not in name
+
+
+SAFE_NAME_RULE = "letters, digits, '_', '.' and '-', starting with a letter or digit, no '..'"
+
+
 def _check_limits(f: dataclasses.Field, value: Any, path: Path, key: str, line: int | None) -> None:
-    """Field metadata: "min" (value >= it), "above" (value > it), "choices"."""
+    """Field metadata: "min" (value >= it), "above" (value > it), "choices", and
+    "name" (a safe folder name)."""
     meta = f.metadata
+    if meta.get("name") and not safe_name(value):
+        raise ConfigError(
+            path, line, f"'{key}' {value!r} becomes a folder name: use {SAFE_NAME_RULE}"
+        )
     if value is None:
         return  # an optional field left empty
     if "min" in meta and value < meta["min"]:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from ..core.errors import ConfigError
 from .files import TRACE_SELECTORS
-from .schema import load
+from .schema import SAFE_NAME_RULE, load, safe_name
 
 DEFAULT_SELECTORS = TRACE_SELECTORS
 
@@ -31,6 +31,8 @@ def load_selectors(path: Path = DEFAULT_SELECTORS) -> dict[str, Selector]:
     if not selectors:
         raise ConfigError(path, None, "'selectors' is empty: name at least one trace selector")
     for name, sel in selectors.items():
+        if not safe_name(name):
+            raise ConfigError(path, None, f"selector name {name!r}: use {SAFE_NAME_RULE}")
         if not sel.debug.strip():
             raise ConfigError(path, None, f"selector '{name}': 'debug' is empty")
     return selectors

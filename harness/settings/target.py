@@ -76,7 +76,7 @@ class UserspaceSpec:
 
 @dataclass
 class Target:
-    name: str
+    name: str = field(metadata={"name": True})  # results/<name>/, work/build/<name>/
     toolchain_prefix: str
     qemu: QemuSpec
     kernel: KernelSpec
@@ -207,6 +207,8 @@ def read_target(path: Path | None = None) -> Target:
         if not frag.is_file():
             line = getattr(data["kernel"]["fragments"], "item_lines", [None] * (i + 1))[i]
             raise ConfigError(path, line, f"'kernel.fragments[{i}]': fragment {frag} not found")
+    must_exist("kernel.patches", target.kernel_patches, "kernel patch folder")
+    must_exist("userspace.musl_patches", target.musl_patches, "musl patch folder")
     must_exist("userspace.busybox_config", target.busybox_config, "BusyBox config fragment")
     must_exist("userspace.initramfs", target.initramfs_spec, "initramfs description")
     mem = target.memory
