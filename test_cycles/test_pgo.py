@@ -27,7 +27,7 @@ def test_hot_order_places_its_functions_first_and_packs_the_hot_code(cycle_runne
 
     runner = cycle_runners["pgo"]
     name = "order-hot-unconditional"
-    if not any(c.name == name for c in runner.cycle.extra):
+    if not any(c.name == name for c in runner.declared()):
         c = CandidateDef(name=name, base="syscall-prune")
         c.derivations = [
             make(
@@ -37,7 +37,7 @@ def test_hot_order_places_its_functions_first_and_packs_the_hot_code(cycle_runne
                 name,
             )
         ]
-        runner.cycle.extra.append(c)
+        runner.declare(c)
     built, base = runner.built(name), runner.built("syscall-prune")
     placement = (built.results / "placement.txt").read_text()
     listed = (built.results / "hot.order").read_text().split()

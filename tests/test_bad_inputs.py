@@ -424,6 +424,34 @@ CYCLES = [
 
 WORKLOAD = [
     Case(
+        "workload-empty-expect",
+        "workload.yaml",
+        sub(
+            'command: "uname -sr", expect: "^Linux 6\\\\.12"}', 'command: "uname -sr", expect: ""}'
+        ),
+        "step 'uname': an empty 'expect' matches any output",
+        "workload.yaml",
+    ),
+    Case(
+        "workload-unquoted-hash",
+        "workload.yaml",
+        sub(
+            "steps:\n",
+            "steps:\n  - label: hashed\n    command: echo a # b\n    expect: a\n",
+        ),
+        "step 'hashed': a '#' in an unquoted command starts a YAML comment, so the "
+        "command would be 'echo a'",
+        "workload.yaml",
+    ),
+    Case(
+        "workload-lines-empty-expect",
+        "workload.txt",
+        "uname|uname -sr|\n",
+        "step 'uname': an empty 'expect'",
+        "workload.txt",
+        {"workload": "workload.txt"},
+    ),
+    Case(
         "workload-malformed",
         "workload.yaml",
         sub("steps:\n", "steps:\n  - {label: x, command: [\n"),

@@ -69,6 +69,13 @@ def _check(step: Step, path: Path, line: int, seen: dict[str, int]) -> None:
         raise ConfigError(path, line, f"step '{step.label}' has an empty command")
     if "\n" in step.command:
         raise ConfigError(path, line, f"step '{step.label}': a command must be one line")
+    if not step.expect:
+        raise ConfigError(
+            path,
+            line,
+            f"step '{step.label}': an empty 'expect' matches any output; give the regex "
+            "its output must match ('.*' to check the exit status alone)",
+        )
     try:
         re.compile(step.expect)
     except re.error as e:
@@ -96,6 +103,7 @@ def parse_lines(text: str, path: Path) -> list[Step]:
 
 
 def parse_yaml(path: Path, text: str | None = None) -> list[Step]:
+    text = read_text(path) if text is None else text
     data = load_yaml(path, text)
     if not isinstance(data, dict):
         raise ConfigError(path, getattr(data, "line", None), "expected a mapping with 'steps:'")
@@ -103,10 +111,28 @@ def parse_yaml(path: Path, text: str | None = None) -> list[Step]:
     raw_steps = data["steps"]
     lines = raw_steps.item_lines if isinstance(raw_steps, LocatedList) else [0] * len(wf.steps)
     seen: dict[str, int] = {}
-    for step, line in zip(wf.steps, lines, strict=True):
+    source = text.splitlines()
+    for step, raw, line in zip(wf.steps, raw_steps, lines, strict=True):
         step.line = line
         _check(step, path, line, seen)
+        _check_comment(step, raw, source, path)
     return wf.steps
+
+
+_UNQUOTED_CUT = re.compile(r"\bcommand:\s*+(?![\"'])[^#]*\s#")
+
+
+def _check_comment(step: Step, raw: object, source: list[str], path: Path) -> None:
+    """In YAML a ' #' ends an unquoted value: the rest of the command would be
+    dropped without a word."""
+    n = getattr(raw, "key_lines", {}).get("command")
+    if n and _UNQUOTED_CUT.search(source[n - 1]):
+        raise ConfigError(
+            path,
+            n,
+            f"step '{step.label}': a '#' in an unquoted command starts a YAML comment, "
+            f"so the command would be {step.command!r}; quote the command",
+        )
 
 
 def load_workload(path: Path) -> Workload:
