@@ -910,7 +910,6 @@ def test_bad_input(case, configs, tmp_path, table_cache, pytestconfig):
 def pytest_run(tmp_path: Path, *args: str, **more_env: str) -> subprocess.CompletedProcess:
     env = dict(os.environ, KQUAL_WORK=str(tmp_path / "work"), PYTHONDONTWRITEBYTECODE="1")
     env |= more_env
-    env.pop("KQUAL_RUN_ID", None)
     return subprocess.run(
         [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider", *args],
         cwd=ROOT,
