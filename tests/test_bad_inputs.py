@@ -216,6 +216,28 @@ TARGET = [
 
 CYCLES = [
     Case(
+        "cycles-prune-twice",
+        "cycles.yaml",
+        sub(
+            "derive: [prune_syscalls]    #",
+            "derive: [prune_syscalls, {prune_syscalls: {keep_reachable: false}}]    #",
+        ),
+        "'prune_syscalls' applies once per candidate, but it is here twice",
+        "cycles.yaml",
+    ),
+    Case(
+        "cycles-prune-again-in-chain",
+        "cycles.yaml",
+        sub(
+            "      - name: syscall-prune-trace\n",
+            "      - name: again\n        from: syscall-prune\n"
+            "        derive: [{prune_syscalls: {keep_reachable: false}}]\n"
+            "      - name: syscall-prune-trace\n",
+        ),
+        "'prune_syscalls' applies once per candidate, but it is here and in 'syscall-prune'",
+        "cycles.yaml",
+    ),
+    Case(
         "cycles-name-escapes",
         "cycles.yaml",
         sub("  syscall_prune:\n", "  ../syscall_prune:\n"),

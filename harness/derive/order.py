@@ -29,6 +29,7 @@ LISTS = ("hot", "full")
 class Order(Derivation):
     name = "order"
     beyond_config = True  # a linker-script order, not .config
+    once = True
     options = {"list": str, "selector": str, "require_concentration": bool}
 
     def __init__(self, **opts: Any) -> None:

@@ -26,6 +26,7 @@ from .syscall_prune import PruneResult, prune_table, report, systbl_override
 class PruneSyscalls(Derivation):
     name = "prune_syscalls"
     beyond_config = True  # syscall.tbl, not .config
+    once = True
     steps = (StepName.ENOSYS,)
     options = {"keep_reachable": bool}
 

@@ -40,6 +40,7 @@ class Search(Derivation):
     name = "search"
     steps = (StepName.REPRODUCE,)
     carries_search = True
+    once = True
 
     def params(self) -> list[str]:
         return ["search_candidate"]

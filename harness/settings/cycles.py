@@ -198,6 +198,7 @@ def load_cycles(
             for frag in c.fragments:
                 if not resolve(frag).is_file():
                     raise ConfigError(path, line, f"cycle '{name}': fragment {frag} not found")
+            _check_once(cycle, c, where)
         _check_search(cycle, path, raw, line, selectors)
         for key in ("trim_rules", "syscall_keep"):
             if not resolve(getattr(cycle, key)).is_file():
@@ -205,6 +206,23 @@ def load_cycles(
                     path, line, f"cycle '{name}': {key} file {getattr(cycle, key)} not found"
                 )
     return cycles
+
+
+def _check_once(cycle: CycleDef, c: CandidateDef, where: str) -> None:
+    """A derivation that can apply once (a syscall table, a text order) must not
+    come twice in a candidate's chain: the later would win without a word."""
+    seen: dict[str, str] = {}
+    for link in cycle.chain(c.name):
+        for d in link.derivations:
+            if d.once and d.name in seen:
+                first = seen[d.name]
+                also = "twice" if first == link.name == c.name else f"and in '{first}'"
+                raise ConfigError(
+                    *c.where,
+                    f"{where}: '{d.name}' applies once per candidate, but it is here {also}: "
+                    "only the later would take effect; derive from a candidate without it",
+                )
+            seen[d.name] = link.name
 
 
 def _check_selectors(

@@ -71,6 +71,9 @@ class Derivation:
     name: ClassVar[str] = ""
     steps: ClassVar[tuple[StepName, ...]] = ()  # extra steps its candidates must pass
     options: ClassVar[dict[str, type]] = {}  # option name -> type (bool, int, str, float)
+    # It can apply once per candidate (one syscall table, one text order): a
+    # second in the chain would silently win over the first.
+    once: ClassVar[bool] = False
     # Its candidate carries the cycle's search result: the trials run before it.
     carries_search: ClassVar[bool] = False
     # What it adds is no .config option, so a rebuild of the candidate from its
