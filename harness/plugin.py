@@ -83,22 +83,30 @@ def _at_least_one(text: str) -> int:
     return value
 
 
+MAX_TRIALS = 1000  # one pytest item each: more would only slow collection down
+
+
 def _search_budget(text: str) -> tuple[int | None, float | None]:
     trials: int | None = None
     minutes: float | None = None
+    usage = f"{text!r}: give trials (12), minutes (30m) or both (12,30m)"
     for part in text.split(","):
         part = part.strip()
         try:
             if part.endswith("m"):
+                if minutes is not None:
+                    raise ValueError
                 minutes = float(part[:-1])
-                if minutes <= 0:
+                if not 0 < minutes < float("inf"):  # nan and inf fail too
                     raise ValueError
             else:
+                if trials is not None:
+                    raise ValueError
                 trials = _at_least_one(part)
         except (ValueError, argparse.ArgumentTypeError):
-            raise argparse.ArgumentTypeError(
-                f"{text!r}: give trials (12), minutes (30m) or both (12,30m)"
-            ) from None
+            raise argparse.ArgumentTypeError(usage) from None
+    if trials is not None and trials > MAX_TRIALS:
+        raise argparse.ArgumentTypeError(f"{text!r}: at most {MAX_TRIALS} trials")
     return trials, minutes
 
 

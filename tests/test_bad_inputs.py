@@ -91,6 +91,13 @@ TARGET = [
         "target.yaml",
     ),
     Case(
+        "target-ram-size-zero",
+        "target.yaml",
+        sub("ram_size: 0x01000000", "ram_size: 0"),
+        "'memory.ram_size' must be greater than 0",
+        "target.yaml",
+    ),
+    Case(
         "target-unknown-key",
         "target.yaml",
         sub("name: ", "nmae: x\nname: "),
@@ -215,6 +222,13 @@ TARGET = [
 ]
 
 CYCLES = [
+    Case(
+        "search-trials-huge",
+        "cycles.yaml",
+        sub("      from: syscall-prune\n", "      from: syscall-prune\n      trials: 100000\n"),
+        "'cycles.size_search.search.trials' must be at most 1000",
+        "cycles.yaml",
+    ),
     Case(
         "cycles-prune-twice",
         "cycles.yaml",
@@ -956,6 +970,11 @@ def pytest_run(tmp_path: Path, *args: str, **more_env: str) -> subprocess.Comple
         (["--search-budget", "0"], "'0': give trials (12), minutes (30m) or both (12,30m)"),
         (["--search-budget", "ten"], "'ten': give trials (12), minutes (30m) or both (12,30m)"),
         (["--search-budget=-5m"], "'-5m': give trials (12), minutes (30m) or both (12,30m)"),
+        (["--search-budget", "nanm"], "'nanm': give trials (12), minutes (30m) or both"),
+        (["--search-budget", "infm"], "'infm': give trials (12), minutes (30m) or both"),
+        (["--search-budget", "12,13"], "'12,13': give trials (12), minutes (30m) or both"),
+        (["--search-budget", "5m,6m"], "'5m,6m': give trials (12), minutes (30m) or both"),
+        (["--search-budget", "99999999"], "'99999999': at most 1000 trials"),
     ],
 )
 def test_pytest_says_usage_error_without_traceback(tmp_path, args, message):

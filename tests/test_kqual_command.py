@@ -38,6 +38,13 @@ def test_each_command_has_argparse_help():
         assert out.returncode == 0 and "usage:" in out.stdout, command
 
 
+def test_an_unknown_kqual_target_names_the_variable(monkeypatch, capsys):
+    monkeypatch.setenv("KQUAL_TARGET", "nosuch")
+    assert main(["targets"]) == 2
+    err = capsys.readouterr().err
+    assert "KQUAL_TARGET: no target 'nosuch'" in err and "--target" not in err
+
+
 def test_targets_lists_the_default(capsys):
     assert main(["targets"]) == 0
     line = capsys.readouterr().out.splitlines()[0]

@@ -50,7 +50,8 @@ class SearchDef:
     base: str = field(metadata={"key": "from"})
     knobs: str = str(RULES / KNOBS)
     selector: str = "full"  # the profile whose never-run code proposes options
-    trials: int = field(default=32, metadata={"min": 1})  # budget; --search-budget overrides
+    # The budget; --search-budget overrides it. One pytest item per trial: bounded.
+    trials: int = field(default=32, metadata={"min": 1, "max": 1000})
     min_bytes: int = field(default=1024, metadata={"min": 0})  # smaller trace proposals: skipped
 
 

@@ -199,6 +199,8 @@ def _check_limits(f: dataclasses.Field, value: Any, path: Path, key: str, line: 
         return  # an optional field left empty
     if "min" in meta and value < meta["min"]:
         raise ConfigError(path, line, f"'{key}' must be at least {meta['min']}, not {value!r}")
+    if "max" in meta and value > meta["max"]:
+        raise ConfigError(path, line, f"'{key}' must be at most {meta['max']}, not {value!r}")
     if "above" in meta and value <= meta["above"]:
         raise ConfigError(
             path, line, f"'{key}' must be greater than {meta['above']}, not {value!r}"

@@ -44,7 +44,7 @@ class KernelSpec:
 @dataclass
 class MemorySpec:
     ram_base: int
-    ram_size: int
+    ram_size: int = field(metadata={"above": 0})
     load_address: int
     dtb_address: int
     initial_sp: int
@@ -123,7 +123,7 @@ TARGETS = BOARDS
 DEFAULT_TARGET = "an385"
 
 
-def target_path(name_or_path: str) -> Path:
+def target_path(name_or_path: str, where: str = "--target") -> Path:
     """A target file from a path, or from its name in configs/boards/ (an385, an386)."""
     path = resolve(name_or_path)
     if path.is_file() or "/" in name_or_path or name_or_path.endswith((".yaml", ".yml")):
@@ -132,11 +132,12 @@ def target_path(name_or_path: str) -> Path:
     if named.is_file():
         return named
     known = ", ".join(p.stem for p in sorted(TARGETS.glob("*.yaml")))
-    raise ConfigError("--target", None, f"no target '{name_or_path}' (known: {known})")
+    raise ConfigError(where, None, f"no target '{name_or_path}' (known: {known})")
 
 
 def default_target_path() -> Path:
-    return target_path(os.environ.get("KQUAL_TARGET", DEFAULT_TARGET))
+    named = os.environ.get("KQUAL_TARGET")
+    return target_path(named, "KQUAL_TARGET") if named else target_path(DEFAULT_TARGET)
 
 
 def _board_data(path: Path, chain: list[Path]) -> Any:
