@@ -14,6 +14,8 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from filelock import FileLock
+
 from ..core.errors import KqualError
 from ..core.fingerprint import Fingerprint
 from ..core.paths import cache_dir, work_dir
@@ -68,8 +70,13 @@ def source_facts(tarball: Path, patches: Path) -> SourceFacts:
     fp = source_fingerprint(tarball, patches)
     cached = cache_dir() / "kernel-facts" / fp.short
     if not (cached / "symbols.txt").exists():
-        stage = source_stage(fp)
-        _store_facts(tarball, stage.folder / "tree" if stage.up_to_date() else None, cached)
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        # One process fills it; the others, started at once, wait and read it.
+        with FileLock(str(cached) + ".lock"):
+            if not (cached / "symbols.txt").exists():
+                stage = source_stage(fp)
+                tree = stage.folder / "tree" if stage.up_to_date() else None
+                _store_facts(tarball, tree, cached)
     return SourceFacts(
         cached / "syscall.tbl", frozenset((cached / "symbols.txt").read_text().split())
     )
