@@ -20,6 +20,14 @@ def test_real_panic_is_found_with_its_line():
     assert f.line == "Kernel panic - not syncing: Requested init /nonexistent failed (error -2)."
 
 
+def test_a_user_programs_fault_that_halts_a_v7m_board_is_named():
+    """Real: hush's `exec 3>FILE` faults in user space on the syscall-prune image;
+    the v7-M kernel prints this and spins, so the step fails at once, by name."""
+    f = find_failure((DATA / "user-fault-v7m.log").read_text())
+    assert f is not None and f.kind == "unhandled_exception"
+    assert f.line == "Unhandled exception: IPSR = 00000006 LR = fffffffd"
+
+
 def test_real_clean_boot_has_no_failure_and_a_guest_time():
     text = (DATA / "boot-icount.log").read_text()
     assert find_failure(text) is None

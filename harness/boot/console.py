@@ -21,6 +21,9 @@ class FailureKind(StrEnum):
     BUG = "bug"
     WARNING = "warning"
     UNHANDLED_FAULT = "unhandled_fault"
+    # v7-M: any fault the kernel has no handler for, a user program's included;
+    # the kernel then spins in __invalid_entry and the board answers no more.
+    UNHANDLED_EXCEPTION = "unhandled_exception"
     # patches/linux: a pruned syscall table entry was called (it returned -ENOSYS).
     PRUNED_SYSCALL = "pruned_syscall"
 
@@ -32,6 +35,7 @@ FAILURE_PATTERNS: dict[FailureKind, str] = {
     FailureKind.BUG: r"\bBUG: [^\r\n]*",
     FailureKind.WARNING: r"\bWARNING: [^\r\n]*",
     FailureKind.UNHANDLED_FAULT: r"Unable to handle kernel [^\r\n]*",
+    FailureKind.UNHANDLED_EXCEPTION: r"Unhandled exception: IPSR = [^\r\n]*",
     FailureKind.PRUNED_SYSCALL: r"pruned syscall \d+ called by [^\r\n]*",
 }
 # Only kernel log lines count, which printk's timestamp starts (PRINTK_TIME):

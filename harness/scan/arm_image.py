@@ -8,6 +8,7 @@ stripped one is read from its sections and relocations.
 from __future__ import annotations
 
 import bisect
+import struct
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -47,19 +48,36 @@ class Image:
 
     @classmethod
     def load(cls, path: Path) -> Image:
+        if not path.exists():
+            raise KqualError(f"{path}: no such file")
+        if not path.is_file():  # a FIFO would block the read for ever
+            raise NotThumbElfError(f"{path}: not a regular file (a folder, pipe or device)")
         try:
             with open(path, "rb") as f:
+                magic = f.read(4)
+                f.seek(0)
                 elf = ELFFile(f)
                 if elf["e_machine"] != "EM_ARM" or elf.elfclass != 32 or not elf.little_endian:
                     raise NotThumbElfError(
                         f"{path}: a {elf.elfclass}-bit {elf['e_machine']} ELF; "
                         "the scanner reads 32-bit little-endian ARM (Thumb-2) binaries"
                     )
-                return cls._read(path, elf)
-        except FileNotFoundError:
-            raise KqualError(f"{path}: no such file") from None
-        except (ELFError, ValueError) as e:
-            raise NotThumbElfError(f"{path}: not an ELF file ({e})") from None
+                if elf["e_type"] not in ("ET_EXEC", "ET_DYN"):
+                    raise NotThumbElfError(
+                        f"{path}: an {elf['e_type']} file, not a program: scan the linked binary"
+                    )
+                image = cls._read(path, elf)
+        except (ELFError, ValueError, struct.error) as e:
+            what = "an ELF file cut short or damaged" if magic == b"\x7fELF" else "not an ELF file"
+            raise NotThumbElfError(f"{path}: {what} ({e})") from None
+        if not image.code:
+            raise NotThumbElfError(f"{path}: no executable segment: no code a process could run")
+        if image.entry & 1 == 0 and not any(kind == "$t" for _, kind in image.mapping):
+            raise NotThumbElfError(
+                f"{path}: ARM (A32) code (entry {image.entry:#x} is not Thumb): a Cortex-M "
+                "runs Thumb only, so this binary cannot run on the target"
+            )
+        return image
 
     @classmethod
     def _read(cls, path: Path, elf: ELFFile) -> Image:
