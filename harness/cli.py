@@ -14,7 +14,7 @@ from pathlib import Path
 
 from .core.errors import KqualError
 from .core.paths import results_dir
-from .report.selection import build_summary, latest_run
+from .report.selection import build_summary, damaged_records, runs
 from .report.summary import render
 from .scan import syscalls as syscall_scan
 from .settings.cycles import DEFAULT_CYCLES, load_cycles
@@ -44,21 +44,27 @@ def report(argv: list[str]) -> int:
     if args.cycle and args.cycle not in cycles:
         print(f"error: no cycle '{args.cycle}' in {args.cycles}", file=sys.stderr)
         return 2
-    shown = 0
+    shown, problems = 0, []
     for name, cycle in cycles.items():
         if args.cycle not in (None, name) or not (root / name).is_dir():
             continue
-        run_id = latest_run(cycle, root / name)
-        summary = build_summary(cycle, root / name, run_id) if run_id else None
-        if summary is None:
-            print(f"cycle {name}: the newest run did not take every candidate through every step")
-        else:
-            sys.stdout.write(render(summary))
         shown += 1
+        problems += damaged_records(cycle, root / name)
+        complete = [
+            s for r in runs(cycle, root / name) if (s := build_summary(cycle, root / name, r))
+        ]
+        for summary in complete:  # newest first
+            sys.stdout.write(render(summary))
+        if not complete:
+            problems.append(
+                f"cycle {name}: no run took every candidate through every step "
+                f"(records of {len(runs(cycle, root / name))} run(s) under {root / name})"
+            )
     if not shown:
-        print(f"error: no cycle's results under {root}", file=sys.stderr)
-        return 1
-    return 0
+        problems.append(f"no cycle's results under {root}")
+    for p in problems:
+        print(f"error: {p}", file=sys.stderr)
+    return 1 if problems else 0
 
 
 def targets(argv: list[str]) -> int:

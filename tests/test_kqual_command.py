@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
@@ -75,6 +76,55 @@ def test_report_renders_again_from_the_records(tmp_path, write, capsys):
     # a cycle's own folder works too
     assert main(["report", str(tmp_path / "results" / "c"), "--cycles", str(cycles)]) == 0
     assert "cycle c: selected small (baseline base)" in capsys.readouterr().out
+
+
+def _two_candidates(write, tmp_path):
+    cycles = write(
+        "cycles.yaml",
+        """
+        cycles:
+          c:
+            candidates:
+              - name: base
+              - name: small
+                from: base
+        """,
+    )
+    results = tmp_path / "results"
+    for name, size in (("base", 300), ("small", 200)):
+        (results / "c" / name).mkdir(parents=True)
+        record = {"run_id": "r1", "steps": GOOD_STEPS, "linux_axf_bytes": size}
+        (results / "c" / name / "result.json").write_text(jsonfile.dumps("result", record))
+    return cycles, results
+
+
+@pytest.mark.parametrize(
+    "damage,message",
+    [
+        ("truncate", "small/result.json: not a kqual result record"),
+        ("not-json", "small/result.json: not a kqual result record"),
+        ("later-run", "cycle c: no run took every candidate through every step (records of 2"),
+        ("empty", "cycle c: no run took every candidate through every step (records of 0"),
+    ],
+)
+def test_report_names_what_is_wrong_and_exits_non_zero(tmp_path, write, capsys, damage, message):
+    cycles, results = _two_candidates(write, tmp_path)
+    record = results / "c" / "small" / "result.json"
+    if damage == "truncate":
+        record.write_text(record.read_text()[:40])
+    elif damage == "not-json":
+        record.write_text("{}")
+    elif damage == "later-run":  # a later run rewrote one record only
+        data = json.loads(record.read_text()) | {"run_id": "r2"}
+        del data["schema"]
+        record.write_text(jsonfile.dumps("result", data))
+    elif damage == "empty":
+        for p in results.glob("c/*/result.json"):
+            p.unlink()
+    assert main(["report", str(results), "--cycles", str(cycles)]) == 1
+    captured = capsys.readouterr()
+    assert message in captured.err and "Traceback" not in captured.err
+    assert "selected" not in captured.out  # no run is whole: nothing to render
 
 
 @pytest.mark.parametrize("args", [["report", "/nonexistent"], ["syscalls", "/nonexistent"]])

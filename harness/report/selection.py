@@ -211,13 +211,22 @@ def write_summary(
     return summary
 
 
-def latest_run(cycle: CycleDef, root: Path) -> str | None:
-    """The run id of the newest record among the cycle's candidates."""
-    newest: tuple[float, str] | None = None
+def runs(cycle: CycleDef, root: Path) -> list[str]:
+    """The run ids of the cycle's records, newest first."""
+    newest: dict[str, float] = {}
     for c in cycle.candidates:
         path = root / c.name / "result.json"
         record = read_record(root / c.name)
-        if record is not None and path.exists():
-            stamp = (path.stat().st_mtime, record.run_id)
-            newest = max(newest, stamp) if newest else stamp
-    return newest[1] if newest else None
+        if record is not None:
+            newest[record.run_id] = max(newest.get(record.run_id, 0.0), path.stat().st_mtime)
+    return sorted(newest, key=lambda r: -newest[r])
+
+
+def damaged_records(cycle: CycleDef, root: Path) -> list[str]:
+    """Each result.json of the cycle that is there but is no record, and why."""
+    out = []
+    for c in cycle.candidates:
+        path = root / c.name / "result.json"
+        if path.exists() and read_record(root / c.name) is None:
+            out.append(f"{path}: not a kqual result record (truncated, edited or another kind)")
+    return out
