@@ -52,32 +52,6 @@ def test_targets_lists_the_default(capsys):
     assert line.startswith("* mps2-an385") and "cortex-m3" in line
 
 
-def test_report_renders_again_from_the_records(tmp_path, write, capsys):
-    cycles = write(
-        "cycles.yaml",
-        """
-        cycles:
-          c:
-            candidates:
-              - name: base
-              - name: small
-                from: base
-        """,
-    )
-    for name, size in (("base", 300), ("small", 200)):
-        folder = tmp_path / "results" / "c" / name
-        folder.mkdir(parents=True)
-        record = {"run_id": "r1", "steps": GOOD_STEPS, "linux_axf_bytes": size}
-        (folder / "result.json").write_text(jsonfile.dumps("result", record))
-    assert main(["report", str(tmp_path / "results"), "--cycles", str(cycles)]) == 0
-    out = capsys.readouterr().out
-    assert "cycle c: selected small (baseline base)" in out
-    assert not (tmp_path / "results" / "c" / "selected").exists()  # renders, never selects
-    # a cycle's own folder works too
-    assert main(["report", str(tmp_path / "results" / "c"), "--cycles", str(cycles)]) == 0
-    assert "cycle c: selected small (baseline base)" in capsys.readouterr().out
-
-
 def _two_candidates(write, tmp_path):
     cycles = write(
         "cycles.yaml",
@@ -96,6 +70,17 @@ def _two_candidates(write, tmp_path):
         record = {"run_id": "r1", "steps": GOOD_STEPS, "linux_axf_bytes": size}
         (results / "c" / name / "result.json").write_text(jsonfile.dumps("result", record))
     return cycles, results
+
+
+def test_report_renders_again_from_the_records(tmp_path, write, capsys):
+    cycles, results = _two_candidates(write, tmp_path)
+    assert main(["report", str(results), "--cycles", str(cycles)]) == 0
+    out = capsys.readouterr().out
+    assert "cycle c: selected small (baseline base)" in out
+    assert not (results / "c" / "selected").exists()  # renders, never selects
+    # a cycle's own folder works too
+    assert main(["report", str(results / "c"), "--cycles", str(cycles)]) == 0
+    assert "cycle c: selected small (baseline base)" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize(
