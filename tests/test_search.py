@@ -282,12 +282,13 @@ class _CachedSearch(SizeSearch):
         target = type("Target", (), {"fragment_paths": []})()
         self.runner = type("Runner", (), {"env": type("Env", (), {"target": target})()})()
         self._evaluate = evaluate
+        self.declared: list[str] = []
 
     def folder(self):
         return self._folder
 
     def _declare(self, name, values):
-        pass
+        self.declared.append(name)
 
 
 def test_an_interrupted_search_resumes_and_a_rerun_evaluates_nothing(tmp_path, monkeypatch):
@@ -320,6 +321,12 @@ def test_an_interrupted_search_resumes_and_a_rerun_evaluates_nothing(tmp_path, m
     rerun = _CachedSearch(tmp_path, changes, evaluate)
     assert [rerun.trial(i).label for i in range(3)] == ["A=n", "B=n", "C=n"]
     assert ran == ["A=n", "interrupted", "B=n", "C=n"]  # nothing evaluated again
+    # Outcomes read from the cache still declare their candidates: the result's
+    # seed (the combination) names one, and its build folder follows from it.
+    result = rerun.result()
+    assert result.seed and result.seed.startswith("combo-")
+    assert result.seed in rerun.declared
+    assert len(set(rerun.declared)) == 4  # three trials and the combination
 
 
 def test_a_spent_time_budget_runs_no_new_trial_and_caches_nothing(tmp_path, monkeypatch):

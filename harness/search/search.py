@@ -183,6 +183,9 @@ class SizeSearch:
         self, change: Change, name: str, values: tuple[tuple[str, str], ...]
     ) -> TrialOutcome:
         path = self.folder() / f"{name}.json"
+        # Declared even when its outcome is cached: the result's seed may name it,
+        # and its build folder is known only from its definition.
+        self._declare(name, values)
         with FileLock(str(path) + ".lock"):
             data = jsonfile.loads("trial", path.read_text()) if path.exists() else None
             if data is not None:
@@ -198,7 +201,6 @@ class SizeSearch:
                     change.source,
                     change.why,
                 )
-            self._declare(name, values)
             say(f"{self.cycle.name}: {name}: trying {change.label}")
             outcome = timed_evaluate(
                 self.runner,
