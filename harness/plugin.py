@@ -509,9 +509,9 @@ class Controller:
         # Read-level inputs are enough: a cycle with no record of this run is passed
         # over, so a unit run needs no tool here.
         run_id = run_state(self.config).run_id
-        if not cycles_run(kqual.inputs, run_id):
-            return
         if self.harness_errors:
+            if not cycles_run(kqual.inputs, run_id):
+                return  # no cycle ran: nothing would have been selected anyway
             self.texts.append(
                 "kqual: no selection written: a harness error is not a candidate's verdict\n"
                 + "".join(f"  {e}\n" for e in self.harness_errors)
