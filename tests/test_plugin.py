@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import site
 import subprocess
 import sys
 import venv
@@ -50,8 +51,17 @@ def test_an_installed_checkout_gives_pytest_its_options_in_an_empty_folder(tmp_p
     env_dir = tmp_path / "venv"
     # The environment's own pip installs the checkout; pytest and the other
     # dependencies come from this interpreter's site-packages (no download).
-    venv.EnvBuilder(system_site_packages=True, with_pip=False).create(env_dir)
+    # Those of this interpreter, which may itself be a virtual environment:
+    # system_site_packages would give the base interpreter's instead.
+    venv.EnvBuilder(with_pip=False).create(env_dir)
     python = str(env_dir / "bin" / "python")
+    own = subprocess.run(
+        [python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    (Path(own) / "parent.pth").write_text("\n".join(site.getsitepackages()) + "\n")
     install = subprocess.run(
         [python, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation"]
         + ["--disable-pip-version-check", str(source)],
