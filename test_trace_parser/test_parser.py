@@ -191,6 +191,38 @@ def test_missing_file_and_no_records(tmp_path, trace_file):
         parse_trace(trace_file("just text\nnothing else\n"), SWI)
 
 
+def test_a_folder_or_a_pipe_is_named_for_what_it_is(tmp_path):
+    with pytest.raises(TraceError, match="is a folder"):
+        parse_trace(tmp_path, SWI)
+    os.mkfifo(tmp_path / "fifo")
+    with pytest.raises(TraceError, match="not a regular file"):
+        parse_trace(tmp_path / "fifo", SWI)  # and does not hang on the open
+
+
+@pytest.mark.parametrize("dump_first", [False, True])
+def test_not_strict_a_cut_trace_counts_its_whole_records(trace_file, dump_first):
+    """The cut record is left out, whichever order QEMU prints a record in."""
+    # A block elsewhere between syscalls lets the parser tell the order apart.
+    records = [
+        (trace_line(pc), dump(pc, nr)) for pc, nr in ((SWI, 4), (FOO, 0), (SWI, 6), (SWI, 9))
+    ]
+    whole = "".join(d + t if dump_first else t + d for t, d in records)
+    cut = whole[:-7]  # inside the last record's last line
+    raw = parse_trace(trace_file(cut), SWI, strict=False)
+    assert raw.dump_first is dump_first
+    assert syscalls(raw) == [4, 6] and raw.blocks == 3
+    assert raw.truncated and "incomplete record, were left out" in raw.truncated
+    with pytest.raises(TraceError, match="is truncated"):
+        parse_trace(trace_file(cut), SWI)  # strict, as a cycle parses
+    assert parse_trace(trace_file(whole), SWI, strict=False).truncated is None
+
+
+def test_records_run_together_are_refused_not_scanned(trace_file):
+    record = (trace_line(SWI) + dump(SWI, 3)).replace("\n", " ")
+    with pytest.raises(TraceError, match="newlines lost"):
+        parse_trace(trace_file(record * 2000 + "\n"), SWI)
+
+
 def test_parallel_split_gives_the_serial_result(trace_file, monkeypatch):
     import harness.trace.parser as tp
 

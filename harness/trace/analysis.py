@@ -42,6 +42,7 @@ class Profile:
     layout_recommended: bool = False
     hot: list[str] = field(default_factory=list)
     locality: dict[str, int] = field(default_factory=dict)
+    truncated: str | None = None  # what a non-strict parse left out of a cut trace
 
     def as_json(self) -> dict:
         # Shallow on purpose: asdict() deep-copies thousands of entries for nothing.
@@ -111,6 +112,7 @@ def analyze(raw: RawTrace, symtab: SymbolTable, names: dict[int, str]) -> Profil
         layout_recommended=concentrated(concentration),
         hot=[n for n, _ in ranked if n in hot_names],  # hottest first: fewest pages hold most
         locality=locality(raw, symtab),
+        truncated=raw.truncated,
     )
 
 
@@ -182,7 +184,8 @@ def _syscall_report(p: Profile) -> str:
 def _summary(p: Profile) -> str:
     conc = ", ".join(f"{k} {v:.1%}" for k, v in p.concentration.items())
     return (
-        f"blocks {p.blocks}, matched to kernel functions {p.matched}, "
+        (f"TRUNCATED: {p.truncated}\n" if p.truncated else "")
+        + f"blocks {p.blocks}, matched to kernel functions {p.matched}, "
         f"functions hit {len(p.symbols)}\n"
         f"syscall blocks {sum(p.syscalls.values()) + p.orphans}: {len(p.syscalls)} distinct "
         f"table numbers, {sum(p.private_syscalls.values())} private calls, "

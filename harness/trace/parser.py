@@ -62,6 +62,9 @@ class RawTrace:
     pc_hits: Counter[int] = field(default_factory=Counter)  # first-seen order kept
     syscall_r7: list[int | None] = field(default_factory=list)  # per vector_swi block
     dump_first: bool = False
+    # Why the last record was incomplete and what was left out of the counts,
+    # when the parse was not strict; None for a whole trace.
+    truncated: str | None = None
 
     @property
     def orphans(self) -> int:
@@ -283,14 +286,19 @@ def _syscall_r7(buf, pc_at: int, swi_pc: int, dump_first: bool) -> int | None:
     dump first, from the previous Trace line to this one). No dump there, or
     one whose R15 is not vector_swi, means an orphan.
     """
-    line_start = buf.rfind(b"\n", 0, pc_at) + 1
+    # Every search is bounded by RECORD_REACH: a file whose lines run on
+    # (newlines lost) costs linear time, not a scan back to its start per hit.
+    newline = buf.rfind(b"\n", max(0, pc_at - RECORD_REACH), pc_at)
+    if newline < 0 and pc_at >= RECORD_REACH:
+        return None  # no line of its own: not a record
+    line_start = newline + 1
     if dump_first:
         lo = max(0, line_start - RECORD_REACH)
         prev = buf.rfind(b"\nTrace ", lo, max(lo, line_start - 1))
         lo, hi = (prev + 1 if prev >= 0 else lo), line_start
         r15 = buf.rfind(b"R15=", lo, hi)
     else:
-        lo = buf.find(b"\n", pc_at)
+        lo = buf.find(b"\n", pc_at, pc_at + RECORD_REACH)
         if lo < 0:
             return None
         hi = min(len(buf), lo + RECORD_REACH)
@@ -320,21 +328,23 @@ def _windows(buf, size: int):
         if end < size:
             cut = _boundary(buf, start, end, forward=False)
             if cut <= start:  # one record longer than a window: run to its end
-                cut = _boundary(buf, end, size, forward=True)
-            end = cut + 1 if cut >= 0 else size
+                cut = _boundary(buf, end, min(size, end + CHUNK), forward=True)
+            end = cut + 1 if cut >= 0 else min(size, end + CHUNK)
         yield start, end
         start = end
 
 
-def parse_trace(path: Path, swi_pc: int, jobs: int | None = None) -> RawTrace:
+def parse_trace(path: Path, swi_pc: int, jobs: int | None = None, strict: bool = True) -> RawTrace:
     """One streaming pass over `path`. swi_pc is vector_swi's entry, Thumb bit clear.
 
     A large file is split into contiguous runs of windows, one per core, and
-    the partial counts are merged in file order.
+    the partial counts are merged in file order. A trace whose last record
+    is cut is refused when `strict` (the cycle runs QEMU itself: a cut trace
+    means it died); else its complete records are counted and `truncated`
+    says what was left out.
     """
     path = Path(path)
-    if not path.is_file():
-        raise TraceError(f"trace file {path} does not exist")
+    _check_file(path)
     swi_pc &= ~1
     raw = RawTrace()
     size = path.stat().st_size
@@ -348,10 +358,23 @@ def parse_trace(path: Path, swi_pc: int, jobs: int | None = None) -> RawTrace:
         if first is None:
             raise no_records
         layout = Layout.of(first)
+        _check_lines(path, buf[: min(size, CHUNK)])
         raw.dump_first = _dump_comes_first(buf[: min(size, 256 << 10)])
-        spans = list(_windows(buf, size))
+        cut = truncation(buf[max(0, size - 4096) :], raw.dump_first)
+        end = size
+        if cut:
+            if strict:
+                raise TraceError(
+                    f"{path} is truncated: {cut}. QEMU was probably killed while tracing, or "
+                    "the disk filled up; trace again"
+                )
+            end = _last_record_start(buf, size, raw.dump_first)
+            raw.truncated = (
+                f"{cut}: its last {size - end} bytes, an incomplete record, were left out"
+            )
+        spans = list(_windows(buf, end))
         jobs = jobs or min(4, len(os.sched_getaffinity(0)))
-        if size < PARALLEL_MIN or jobs < 2 or len(spans) < 2:
+        if end < PARALLEL_MIN or jobs < 2 or len(spans) < 2:
             parts = [_scan(path, spans, layout, swi_pc)]
         else:
             parts = _scan_parallel(path, spans, layout, swi_pc, jobs)
@@ -361,17 +384,50 @@ def parse_trace(path: Path, swi_pc: int, jobs: int | None = None) -> RawTrace:
             else:
                 raw.pc_hits.update(dict(zip(order, counts, strict=True)))
             raw.syscall_r7 += [_syscall_r7(buf, at, swi_pc, raw.dump_first) for at in swi_at]
-        tail = buf[max(0, size - 4096) :]
     raw.blocks = sum(raw.pc_hits.values())
     if raw.blocks == 0:
         raise no_records
-    cut = truncation(tail, raw.dump_first)
-    if cut:
-        raise TraceError(
-            f"{path} is truncated: {cut}. QEMU was probably killed while tracing, or the "
-            "disk filled up; trace again"
-        )
     return raw
+
+
+# A QEMU log line is a Trace line, a register row or a disassembled
+# instruction: well under this. Longer means the newlines were lost.
+MAX_LINE = 64 << 10
+
+
+def _check_file(path: Path) -> None:
+    """A regular file: the trace is mapped, which a folder or a pipe cannot be."""
+    if path.is_dir():
+        raise TraceError(f"trace {path} is a folder: give the file QEMU wrote with -D")
+    if not path.exists():
+        raise TraceError(f"trace file {path} does not exist")
+    if not path.is_file():
+        raise TraceError(
+            f"trace {path} is not a regular file (a pipe or a device?): kqual reads a trace "
+            "by mapping it; write it to a file first"
+        )
+
+
+def _check_lines(path: Path, head: bytes) -> None:
+    """Refuse a log whose records no longer sit on lines of their own."""
+    a = np.frombuffer(head, np.uint8)
+    breaks = np.flatnonzero(a == ord("\n"))
+    edges = np.concatenate(([-1], breaks, [len(a)] if len(a) > MAX_LINE else []))
+    longest = int(np.diff(edges).max(initial=0))
+    if longest > MAX_LINE:
+        raise TraceError(
+            f"{path}: a line of its first {len(a) >> 20 or 1} MB runs {longest} bytes without a "
+            "newline; a QEMU log puts each Trace line and register row on its own line. "
+            "Were its newlines lost (copied through a tool that joined lines)? Use the file "
+            "QEMU wrote"
+        )
+
+
+def _last_record_start(buf, size: int, dump_first: bool) -> int:
+    """Where the last record begins: its Trace line, or its dump when dumps come first."""
+    start = b"\nR00=" if dump_first else b"\nTrace "
+    at = buf.rfind(start, max(0, size - (1 << 20)), size)
+    return at + 1 if at >= 0 else 0
 
 
 def truncation(tail: bytes, dump_first: bool) -> str | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import struct
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from elftools.elf.sections import SymbolTableSection
 from ..core.errors import KqualError
 
 STT_FUNC = 2
+SHF_ALLOC = 0x2
 _ELF32_SYM = (
     ("name", "u4"),
     ("value", "u4"),
@@ -36,8 +38,19 @@ class Function:
         return self.section.startswith((".init", ".exit"))
 
 
+def _image_span(elf: ELFFile) -> tuple[int, int]:
+    """[lowest, highest) address of what the image loads (its SHF_ALLOC sections)."""
+    spans = [
+        (s["sh_addr"], s["sh_addr"] + s["sh_size"])
+        for s in elf.iter_sections()
+        if s["sh_flags"] & SHF_ALLOC and s["sh_size"] and s["sh_addr"]
+    ]
+    return (min(a for a, _ in spans), max(b for _, b in spans)) if spans else (0, 0)
+
+
 class SymbolTable:
-    def __init__(self, functions: list[Function]) -> None:
+    def __init__(self, functions: list[Function], image: tuple[int, int] = (0, 0)) -> None:
+        self.image = image  # what the vmlinux loads: [start, end)
         # One function per start address: of aliases, the sized one wins.
         best: dict[int, Function] = {}
         for f in functions:
@@ -66,18 +79,23 @@ class SymbolTable:
         with f:
             try:
                 elf = ELFFile(f)
-            except ELFError as e:
-                raise KqualError(f"{vmlinux} is not an ELF file ({e}): give the vmlinux") from None
-            symtab = elf.get_section_by_name(".symtab")
-            if not isinstance(symtab, SymbolTableSection):
-                raise KqualError(f"{vmlinux} has no symbol table (stripped?)")
-            sections = [s.name for s in elf.iter_sections()]
-            strtab = elf.get_section(symtab["sh_link"]).data()
-            data = symtab.data()
+                symtab = elf.get_section_by_name(".symtab")
+                if not isinstance(symtab, SymbolTableSection):
+                    raise KqualError(f"{vmlinux} has no symbol table (stripped?)")
+                sections = [s.name for s in elf.iter_sections()]
+                strtab = elf.get_section(symtab["sh_link"]).data()
+                data = symtab.data()
+                image = _image_span(elf)
+            except (ELFError, struct.error, ValueError) as e:
+                raise KqualError(
+                    f"{vmlinux} is not an ELF file or is cut short ({e}): give the whole vmlinux"
+                ) from None
             order = "<" if elf.little_endian else ">"
             sym = np.dtype([(k, order + t) for k, t in _ELF32_SYM])
             if elf.elfclass != 32 or symtab["sh_entsize"] != sym.itemsize:
                 raise KqualError(f"{vmlinux}: not a 32-bit ELF symbol table")
+            if len(data) < symtab["sh_size"] or len(strtab) == 0:
+                raise KqualError(f"{vmlinux} is cut short: its symbol table is incomplete")
         syms = np.frombuffer(data, sym, len(data) // sym.itemsize)
         syms = syms[((syms["info"] & 0xF) == STT_FUNC) & (syms["value"] != 0) & (syms["name"] != 0)]
         funcs = []
@@ -91,7 +109,7 @@ class SymbolTable:
             name = strtab[name_at : strtab.index(b"\0", name_at)].decode(errors="replace")
             section = sections[shndx] if 0 < shndx < len(sections) else ""
             funcs.append(Function(name, value & ~1, size, section))
-        return cls(funcs)
+        return cls(funcs, image)
 
     def lookup_many(self, pcs: list[int]) -> list[Function | None]:
         """The function holding each pc (a size-0 symbol reaches to the next one), or None."""
