@@ -79,10 +79,15 @@ def test_pruned_syscall_notice(cycle_runners, aggressive_candidate, record_prope
     risky = {names[nr]: nr for nr in pruned_table(runner, name).reachable_pruned}
     probe = next((n for n in PROBES if n in risky), None)
     assert probe, f"no probe command for any of the pruned reachable syscalls {sorted(risky)}"
+    # A second probe in the same step: both notices are that step's, the next
+    # step is clean.
+    second = next((n for n in PROBES if n in risky and n != probe), None)
+    command = PROBES[probe] + (f"; {PROBES[second]}" if second else "")
     session = runner.live(name)
     try:
         with pytest.raises(BootFailure) as info:
-            session.run(PROBES[probe])
+            session.run(command)
+        after = session.run("echo fine")
     finally:
         runner.close_sessions(name)
     message = runner.explain(info.value)
@@ -90,6 +95,9 @@ def test_pruned_syscall_notice(cycle_runners, aggressive_candidate, record_prope
     assert info.value.syscall == risky[probe]
     assert f"pruned syscall {probe} ({risky[probe]}) was called" in message
     assert f"pruned syscall {risky[probe]} called by" in str(info.value)
+    if second:
+        assert f"pruned syscall {risky[second]} called by" in info.value.detail
+    assert (after.output, after.status) == ("fine\n", 0)
 
 
 def test_keeps_every_reachable_syscall(cycle_runners, safe_pruned_candidate, record_property):

@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 
 from harness.core.errors import ConfigError, KqualError
-from harness.kernel.source import source_facts, source_fingerprint
+from harness.kernel.source import source_facts, source_fingerprint, source_mentions
 from harness.plugin import missing_tool, require_tools
 from harness.settings.load import check_settings, read_settings
 from harness.settings.target import read_target
@@ -186,6 +186,35 @@ TARGET = [
         "target.yaml",
         sub("dtb_address: 0x00001000", "dtb_address: 0x58"),
         "'memory.dtb_address' is 0x58",
+        "target.yaml",
+    ),
+    Case(
+        "target-defconfig-unknown",
+        "target.yaml",
+        sub("defconfig: mps2_defconfig", "defconfig: mps3_defconfig"),
+        r"'kernel.defconfig' 'mps3_defconfig' is not in this kernel tree \(arch/arm/configs/\); "
+        "similar: .*mps2_defconfig",
+        "target.yaml",
+    ),
+    Case(
+        "target-defconfig-a-path",
+        "target.yaml",
+        sub("defconfig: mps2_defconfig", "defconfig: arch/arm/configs/mps2_defconfig"),
+        "'kernel.defconfig' .* is not in this kernel tree",
+        "target.yaml",
+    ),
+    Case(
+        "target-dtb-unknown",
+        "target.yaml",
+        sub("dtb: arm/mps2-an385.dtb", "dtb: arm/mps2-an386.dtb"),
+        "'kernel.dtb' 'arm/mps2-an386.dtb' is not in this kernel tree .*similar: arm/mps2-an385",
+        "target.yaml",
+    ),
+    Case(
+        "target-dtb-without-folder",
+        "target.yaml",
+        sub("dtb: arm/mps2-an385.dtb", "dtb: mps2-an385.dtb"),
+        "'kernel.dtb' 'mps2-an385.dtb' is not in this kernel tree .*similar: arm/mps2-an385.dtb",
         "target.yaml",
     ),
     Case(
@@ -643,6 +672,20 @@ TRACE = [
         "trace.yaml",
     ),
     Case(
+        "trace-dfilter-typo",
+        "rules/trace.yaml",
+        sub("dfilter_symbol: vector_swi", "dfilter_symbol: vector_swy"),
+        "selector 'syscalls': 'dfilter_symbol' 'vector_swy' appears in no .c, .S or .h file",
+        "trace.yaml",
+    ),
+    Case(
+        "trace-dfilter-not-a-name",
+        "rules/trace.yaml",
+        sub("dfilter_symbol: vector_swi", "dfilter_symbol: ../vector_swi"),
+        "'dfilter_symbol' '../vector_swi' is not a kernel symbol name",
+        "trace.yaml",
+    ),
+    Case(
         "trace-unknown-key",
         "rules/trace.yaml",
         sub("dfilter_symbol: vector_swi", "dfilter_sym: vector_swi"),
@@ -859,14 +902,14 @@ def table_cache(tmp_path_factory):
         return cache  # the cases that need the kernel's facts are skipped
     target = read_target(ROOT / "configs" / "boards" / "an385.yaml")
     facts = source_facts(target.source_tarball, target.kernel_patches)
+    # The dfilter names the corpus uses, looked up once (each answer is cached).
+    source_mentions(target.source_tarball, target.kernel_patches, {"vector_swi", "vector_swy"})
     folder = (
         cache
         / "kernel-facts"
         / source_fingerprint(target.source_tarball, target.kernel_patches).short
     )
-    folder.mkdir(parents=True)
-    shutil.copy(facts.syscall_table, folder / "syscall.tbl")
-    (folder / "symbols.txt").write_text("\n".join(sorted(facts.symbols)) + "\n")
+    shutil.copytree(facts.syscall_table.parent, folder)
     return cache
 
 

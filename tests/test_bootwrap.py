@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import dataclasses
 import struct
+from pathlib import Path
 
 import pytest
 from elftools.elf.elffile import ELFFile
 
-from harness.image.bootwrap import wrap
+from harness.core.errors import ConfigError
+from harness.image.bootwrap import check_link_address, wrap
 from harness.settings.target import read_target
 
-pytestmark = pytest.mark.needs("cross", "dtc")
+DATA = Path(__file__).parent / "data"
 
 
+@pytest.mark.needs("cross", "dtc")
 def test_wrapper_layout(tmp_path):
     import subprocess
 
@@ -46,3 +50,22 @@ def test_wrapper_layout(tmp_path):
         check=True,
     )
     assert out.stdout.strip() == "rdinit=/x"
+
+
+def test_a_load_address_that_is_not_the_images_link_address_names_the_key(tmp_path):
+    """The head of our baseline's real System.map: _text at 0x21008000. A load
+    address elsewhere in RAM would lock the boot up without a word."""
+    system_map = DATA / "system-map-head-an385.txt"
+    t = read_target()
+    check_link_address(t, system_map)  # the shipped target is right
+    moved = dataclasses.replace(t, memory=dataclasses.replace(t.memory, load_address=0x21010000))
+    moved.path, moved.source = t.path, t.source  # not init fields: replace() drops them
+    with pytest.raises(ConfigError) as e:
+        check_link_address(moved, system_map)
+    message = str(e.value)
+    assert "an385.yaml:" in message and "'memory.load_address' is 0x21010000" in message
+    assert "linked at 0x21008000" in message
+    odd = tmp_path / "System.map"
+    odd.write_text("00000000 A cpu_v7m_suspend_size\n")
+    with pytest.raises(Exception, match="no _text symbol"):
+        check_link_address(t, odd)

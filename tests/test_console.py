@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.boot.console import Markers, between, find_failure, guest_ms
+from harness.boot.console import Markers, between, find_failure, find_failures, guest_ms
 
 DATA = Path(__file__).parent / "data" / "console"
 
@@ -64,6 +64,27 @@ def test_program_output_and_echoed_commands_are_not_kernel_failures():
     out = "__KQB_3__\r\r\nWARNING: x\r\r\nKernel panic - not syncing\r\r\n"
     assert find_failure(typed + out) is None
     assert find_failure(out + "[   12.345678] WARNING: CPU: 0 PID: 1 at x\r\n").kind == "warning"
+
+
+def test_every_failure_line_of_a_step_is_found_with_its_stamp():
+    """Two notices in one step's output: both are the step's, each as dmesg prints it."""
+    text = (DATA / "pruned-syscall.log").read_text()
+    text += "[    3.141592] pruned syscall 12 called by sh[20]\r\n"
+    found = find_failures(text)
+    assert [f.syscall for f in found] == [60, 12]
+    assert found[1].stamped == "[    3.141592] pruned syscall 12 called by sh[20]"
+    assert all(f.stamped in text for f in found)
+
+
+@pytest.mark.parametrize(
+    "kind,fatal",
+    [("panic", True), ("oops", True), ("unhandled_exception", True)]
+    + [("warning", False), ("pruned_syscall", False)],
+)
+def test_only_failures_after_which_the_guest_goes_on_are_awaited(kind, fatal):
+    from harness.boot.console import FailureKind
+
+    assert FailureKind(kind).fatal is fatal
 
 
 def test_harmless_lines_are_not_failures():

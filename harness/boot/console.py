@@ -27,6 +27,12 @@ class FailureKind(StrEnum):
     # patches/linux: a pruned syscall table entry was called (it returned -ENOSYS).
     PRUNED_SYSCALL = "pruned_syscall"
 
+    @property
+    def fatal(self) -> bool:
+        """The kernel may be gone after it: no answer is to be awaited. After a
+        warning or a pruned syscall's notice the guest goes on."""
+        return self not in (FailureKind.WARNING, FailureKind.PRUNED_SYSCALL)
+
 
 FAILURE_PATTERNS: dict[FailureKind, str] = {
     FailureKind.PANIC: r"Kernel panic - not syncing[^\r\n]*",
@@ -42,7 +48,9 @@ FAILURE_PATTERNS: dict[FailureKind, str] = {
 # a command line that echoes "WARNING: x", or a program printing it, is no failure.
 KERNEL_STAMP = r"\[\s*\d+\.\d+\] "
 FAILURE_RE = re.compile(
-    KERNEL_STAMP + "(?:" + "|".join(f"(?P<{k}>{v})" for k, v in FAILURE_PATTERNS.items()) + ")"
+    f"(?P<stamp>{KERNEL_STAMP})(?:"
+    + "|".join(f"(?P<{k}>{v})" for k, v in FAILURE_PATTERNS.items())
+    + ")"
 )
 
 # printk timestamp at the start of a console line: "[    0.055450] ..."
@@ -54,6 +62,12 @@ GUEST_READY_TAG = "kqual: shell ready"
 class ConsoleFailure:
     kind: FailureKind
     line: str
+    stamp: str = ""  # printk's "[    1.234567] " before it
+
+    @property
+    def stamped(self) -> str:
+        """The line as the kernel's log (dmesg) prints it."""
+        return self.stamp + self.line
 
     @property
     def syscall(self) -> int | None:
@@ -68,10 +82,17 @@ class ConsoleFailure:
 
 def find_failure(text: str) -> ConsoleFailure | None:
     m = FAILURE_RE.search(text)
-    if m is None:
-        return None
-    kind = FailureKind(m.lastgroup or "")  # one named group always matched
-    return ConsoleFailure(kind, m.group(kind).strip())
+    return _failure(m) if m else None
+
+
+def find_failures(text: str) -> list[ConsoleFailure]:
+    """Every kernel failure line in `text`, in order."""
+    return [_failure(m) for m in FAILURE_RE.finditer(text)]
+
+
+def _failure(m: re.Match[str]) -> ConsoleFailure:
+    kind = FailureKind(m.lastgroup or "")  # one kind's group always matched, and last
+    return ConsoleFailure(kind, m.group(kind).strip(), m.group("stamp"))
 
 
 def guest_ms(text: str, tag: str) -> float | None:

@@ -29,6 +29,7 @@ from .console import (
     Markers,
     between,
     find_failure,
+    find_failures,
     guest_ms,
     tail_lines,
 )
@@ -37,6 +38,10 @@ _PR_SET_PDEATHSIG = 1
 # Characters searched for a step's end marker or a kernel failure line, at the
 # end of what arrived: both are short, and the search stays linear.
 SEARCH_WINDOW = 8192
+# After a fatal-looking line, how long a step still waits for its end marker: a
+# dead kernel never sends it, a program that only printed such a line does.
+FATAL_GRACE_S = 3.0
+KERNEL_LOG_TIMEOUT_S = 20.0
 
 
 def _die_with_parent() -> None:
@@ -203,9 +208,8 @@ class QemuSession:
         if i == 0:
             return self.child.match
         if i == 1:
-            raise self._kernel_failure(
-                find_failure(self.child.match.group(0)), f"while waiting for {what}"
-            )
+            found = find_failure(self.child.match.group(0))
+            raise self._kernel_failure([found] if found else [], f"while waiting for {what}")
         if i == 2:
             status = self.child.wait() if self.child else None
             raise self._fail(Kind.QEMU_EXIT, f"QEMU exited (status {status}) before {what}")
@@ -226,51 +230,103 @@ class QemuSession:
     def run(self, command: str, timeout: float | None = None) -> CommandResult:
         """Run one shell command; its output is what lies between the markers.
 
-        Only the end marker is searched for, in a window at the end of what
-        arrived, so megabytes of output cost linear time. A command that
-        times out is interrupted (Ctrl-C) and the shell resynced, so the
-        next step starts clean; the StepTimeout names the command.
+        Only the end marker and kernel failure lines are searched for, in a
+        window at the end of what arrived, so megabytes of output cost linear
+        time. A failure line does not end the step: the step's own output is
+        read to its end marker, so every notice it caused stays with it, and a
+        line is a kernel failure only if the kernel's log has it (a program
+        can print anything). Only when the shell stops answering does the
+        console's line stand alone. A command that times out is interrupted
+        (Ctrl-C) and the shell resynced; the StepTimeout names the command.
         """
         assert self.child is not None
-        n = self.markers.next()
-        typed, begin, end = self.markers.wrap(n, command)
-        self.child.sendline(typed)
         limit = timeout or self.target.boot.step_timeout_s
-        try:
-            m = self.expect(end, limit, f"end of {command!r}", window=SEARCH_WINDOW)
-        except BootFailure as e:
-            if e.kind != Kind.TIMEOUT:
-                raise
-            failure = find_failure(self._before())
-            if failure is not None:
-                raise self._kernel_failure(failure, f"while running {command!r}") from None
+        output, status, seen = self._exchange(command, limit, watch=True)
+        if status is None:  # no end marker: the step hung, or the kernel died
+            fatal = next((f for f in seen if f.kind.fatal), None)
+            if fatal is not None:
+                raise self._kernel_failure([fatal], f"while running {command!r}")
             self.resync()
+            logged = self._logged_by_kernel(seen)
+            if logged:
+                raise self._kernel_failure(logged, f"while running {command!r}")
             raise StepTimeout(
                 Kind.TIMEOUT,
                 f"{command!r} did not finish within {limit:g}s; interrupted (Ctrl-C)",
                 tail_lines(self.seen),
                 self.console_log,
-            ) from None
-        output = between(self._before(), begin)
+            )
+        logged = self._logged_by_kernel(seen)
+        if logged:
+            raise self._kernel_failure(logged, f"while running {command!r}")
+        return CommandResult(output, status)
+
+    def _exchange(
+        self, command: str, limit: float, watch: bool
+    ) -> tuple[str, int | None, list[ConsoleFailure]]:
+        """Type `command` wrapped in markers; (its output, its status or None when the
+        end marker never came, the failure lines seen meanwhile when `watch`)."""
+        assert self.child is not None
+        n = self.markers.next()
+        typed, begin, end = self.markers.wrap(n, command)
+        self.child.sendline(typed)
+        patterns = [re.compile(end), FAILURE_RE, pexpect.EOF, pexpect.TIMEOUT]
+        if not watch:
+            patterns.pop(1)
+        deadline = time.monotonic() + limit
+        arrived: list[str] = []
+        seen: list[ConsoleFailure] = []
+        while True:
+            wait = deadline - time.monotonic()
+            if any(f.kind.fatal for f in seen):
+                wait = min(wait, FATAL_GRACE_S)  # a dead kernel will not answer
+            i = self.child.expect(patterns, timeout=max(wait, 0), searchwindowsize=SEARCH_WINDOW)
+            kind = patterns[i]
+            arrived.append(self._before())
+            if kind is pexpect.EOF:
+                status = self.child.wait() if self.child else None
+                detail = f"QEMU exited (status {status}) before {command!r} ended"
+                raise self._fail(Kind.QEMU_EXIT, detail)
+            if kind is pexpect.TIMEOUT:
+                return "", None, seen
+            if kind is FAILURE_RE:
+                arrived.append(self.child.match.group(0))
+                failure = find_failure(self.child.match.group(0))
+                if failure is not None:
+                    seen.append(failure)
+                continue
+            rc = int(self.child.match.group("rc"))
+            break
+        output = between("".join(arrived), begin)
         if output is None:
             raise self._fail(Kind.CONSOLE, f"the output of {command!r} lost its begin marker")
-        # The kernel may print while the command runs: its lines arrive mixed
-        # into the output, before the end marker.
-        failure = find_failure(output)
-        if failure is not None:
-            raise self._kernel_failure(failure, f"while running {command!r}")
-        return CommandResult(output, int(m.group("rc")))
+        if watch:  # lines that arrived before the search window, in a long output
+            seen += [f for f in find_failures(output) if f not in seen]
+        return output, rc, seen
+
+    def _logged_by_kernel(self, seen: list[ConsoleFailure]) -> list[ConsoleFailure]:
+        """Those of `seen` the kernel's own log holds (dmesg); all of them when the
+        log cannot be read, since then the console is the only witness."""
+        if not seen:
+            return []
+        try:
+            log, status, _ = self._exchange("dmesg", KERNEL_LOG_TIMEOUT_S, watch=False)
+        except BootFailure:
+            return seen
+        if status != 0:
+            return seen  # no dmesg here, or its syscall is gone: trust the console
+        return [f for f in seen if f.stamped in log]
 
     def _before(self) -> str:
         before = self.child.before if self.child is not None else ""
         return before if isinstance(before, str) else ""
 
-    def _kernel_failure(self, failure: ConsoleFailure | None, context: str) -> BootFailure:
-        """A kernel failure line; a crash first gets its rest into the log, a pruned
+    def _kernel_failure(self, failures: list[ConsoleFailure], context: str) -> BootFailure:
+        """Kernel failure lines; a crash first gets its rest into the log, a pruned
         syscall's notice (the guest goes on) does not need to."""
-        detail = f"{failure.line if failure else 'failure'} ({context})"
-        syscall = failure.syscall if failure else None
-        if syscall is None:
+        detail = f"{'; '.join(f.line for f in failures) or 'failure'} ({context})"
+        syscall = next((f.syscall for f in failures if f.syscall is not None), None)
+        if any(f.kind.fatal for f in failures):
             err = self._fail(Kind.KERNEL, detail)
         else:
             err = BootFailure(Kind.KERNEL, detail, tail_lines(self.seen), self.console_log)

@@ -21,7 +21,7 @@ from ..core.progress import say
 from ..core.stage import Stage
 from ..settings.target import Target
 from . import build_folders
-from .bootwrap import wrap
+from .bootwrap import check_link_address, wrap
 from .build_folders import builds_root
 from .elfsize import SectionSizes, section_sizes
 from .kernel_build import KernelBuild, build_kernel
@@ -116,6 +116,7 @@ def build_candidate(target: Target, spec: CandidateSpec) -> BuiltCandidate:
         wrap_dir = folder / "kqual-wrap"
         axf = wrap_dir / "linux.axf"
         wrap_stage = Stage(f"linux.axf {spec.name}", wrap_dir, image_fp, [axf])
+        check_link_address(target, kernel.system_map)
         if wrap_stage.begin():
             wrap(target, kernel.image, kernel.dtb, wrap_dir, wrap_dir / "wrap.log")
             wrap_stage.done()

@@ -27,6 +27,10 @@ from .kconfig import known_symbols
 # the pruned syscall table are ARM's, so the architecture is no setting.
 ARCH = "arm"
 SYSCALL_TABLE = f"arch/{ARCH}/tools/syscall.tbl"
+DEFCONFIGS = f"arch/{ARCH}/configs"
+DTS = f"arch/{ARCH}/boot/dts"
+# What one facts folder holds; a folder missing any of them is filled again.
+FACT_FILES = ("syscall.tbl", "symbols.txt", "defconfigs.txt", "dtbs.txt")
 
 
 def source_fingerprint(tarball: Path, patches: Path) -> Fingerprint:
@@ -58,6 +62,8 @@ class SourceFacts:
 
     syscall_table: Path
     symbols: frozenset[str]  # every Kconfig symbol the tree declares
+    defconfigs: frozenset[str] = frozenset()  # names under arch/arm/configs
+    dtbs: frozenset[str] = frozenset()  # blobs the dts Makefiles build, as "arm/x.dtb"
 
 
 def source_facts(tarball: Path, patches: Path) -> SourceFacts:
@@ -69,17 +75,75 @@ def source_facts(tarball: Path, patches: Path) -> SourceFacts:
     """
     fp = source_fingerprint(tarball, patches)
     cached = cache_dir() / "kernel-facts" / fp.short
-    if not (cached / "symbols.txt").exists():
+
+    def complete() -> bool:
+        return all((cached / name).exists() for name in FACT_FILES)
+
+    if not complete():
         cached.parent.mkdir(parents=True, exist_ok=True)
         # One process fills it; the others, started at once, wait and read it.
         with FileLock(str(cached) + ".lock"):
-            if not (cached / "symbols.txt").exists():
+            if not complete():
                 stage = source_stage(fp)
                 tree = stage.folder / "tree" if stage.up_to_date() else None
                 _store_facts(tarball, tree, cached)
+
+    def words(name: str) -> frozenset[str]:
+        return frozenset((cached / name).read_text().split())
+
     return SourceFacts(
-        cached / "syscall.tbl", frozenset((cached / "symbols.txt").read_text().split())
+        cached / "syscall.tbl", words("symbols.txt"), words("defconfigs.txt"), words("dtbs.txt")
     )
+
+
+def source_mentions(tarball: Path, patches: Path, names: set[str]) -> set[str]:
+    """Of `names` (C identifiers), those some .c, .S or .h file of the tree holds as a
+    word. One pass over the sources answers all unknown names; each answer is kept
+    with the tree's facts, so a name is looked up once per tree."""
+    fp = source_fingerprint(tarball, patches)
+    folder = cache_dir() / "kernel-facts" / fp.short / "words"
+    if not all(re.fullmatch(r"[A-Za-z_]\w*", n) for n in names):
+        raise ValueError(f"not C identifiers: {sorted(names)}")  # a caller's bug
+    unknown = sorted(n for n in names if not (folder / n).exists())
+    if unknown:
+        folder.mkdir(parents=True, exist_ok=True)
+        with FileLock(str(folder) + ".lock"):
+            unknown = [n for n in unknown if not (folder / n).exists()]
+            if unknown:
+                stage = source_stage(fp)
+                tree = stage.folder / "tree" if stage.up_to_date() else None
+                found = _grep_words(tarball, tree, unknown)
+                for n in unknown:
+                    tmp = folder / f".{n}.{os.getpid()}.tmp"
+                    tmp.write_text("1\n" if n in found else "0\n")
+                    os.replace(tmp, folder / n)
+    return {n for n in names if (folder / n).read_text() == "1\n"}
+
+
+def _grep_words(tarball: Path, tree: Path | None, names: list[str]) -> set[str]:
+    """The `names` that appear as words in the sources (the prepared tree, or the
+    tarball streamed through grep: about 15 s)."""
+    require_tool("grep")
+    grep = ["grep", "-owF", "-I", *(arg for n in names for arg in ("-e", n))]
+    if tree is not None:
+        grep += ["-h", "-r", "--include=*.[chS]", str(tree)]
+        out = subprocess.run(grep, capture_output=True)
+    else:
+        require_tool("tar")
+        tar = subprocess.Popen(
+            ["tar", "-xOf", str(tarball), "--wildcards", "*.c", "*.h", "*.S"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            out = subprocess.run(grep, stdin=tar.stdout, capture_output=True)
+        finally:
+            assert tar.stdout is not None
+            tar.stdout.close()
+            tar.wait()
+    if out.returncode > 1:
+        raise KqualError(f"searching {tree or tarball} for {names}: {out.stderr.decode()[:200]}")
+    return set(out.stdout.decode(errors="replace").split())
 
 
 def _store_facts(tarball: Path, tree: Path | None, dest: Path) -> None:
@@ -93,6 +157,9 @@ def _store_facts(tarball: Path, tree: Path | None, dest: Path) -> None:
             tree = _extract_kconfig_and_table(tarball, tmp / "src")
         shutil.copyfile(tree / SYSCALL_TABLE, tmp / "syscall.tbl")
         (tmp / "symbols.txt").write_text("\n".join(sorted(known_symbols(tree))) + "\n")
+        defconfigs = [p.name for p in (tree / DEFCONFIGS).glob("*_defconfig")]
+        (tmp / "defconfigs.txt").write_text("\n".join(sorted(defconfigs)) + "\n")
+        (tmp / "dtbs.txt").write_text("\n".join(sorted(dtb_targets(tree / DTS))) + "\n")
         shutil.rmtree(tmp / "src", ignore_errors=True)
         shutil.rmtree(dest, ignore_errors=True)
         os.replace(tmp, dest)
@@ -106,7 +173,7 @@ def _extract_kconfig_and_table(tarball: Path, into: Path) -> Path:
     into.mkdir(parents=True)
     out = subprocess.run(
         ["tar", "-xf", str(tarball), "-C", str(into), "--wildcards"]
-        + [f"*/{SYSCALL_TABLE}", "*Kconfig*"],
+        + [f"*/{SYSCALL_TABLE}", "*Kconfig*", f"*/{DEFCONFIGS}/*", f"*/{DTS}/*Makefile"],
         capture_output=True,
     )
     tables = list(into.glob(f"*/{SYSCALL_TABLE}"))
@@ -116,3 +183,20 @@ def _extract_kconfig_and_table(tarball: Path, into: Path) -> Path:
             f"({out.stderr.decode(errors='replace').strip()[:200]}); is it a Linux source tarball?"
         )
     return tables[0].parents[3]
+
+
+_DTB_LINE = re.compile(r"^dtb-[^+:=]*\+?=((?:[^\n]*\\\n)*[^\n]*)", re.M)
+
+
+def dtb_targets(dts: Path) -> set[str]:
+    """The device tree blobs the tree's dts Makefiles build ("arm/mps2-an385.dtb"),
+    whatever option guards them: what `kernel.dtb` may name."""
+    found: set[str] = set()
+    for makefile in dts.rglob("Makefile"):
+        folder = makefile.parent.relative_to(dts).as_posix()
+        prefix = "" if folder == "." else folder + "/"
+        for m in _DTB_LINE.finditer(makefile.read_text(errors="replace")):
+            found.update(
+                prefix + w for w in m[1].replace("\\\n", " ").split() if w.endswith(".dtb")
+            )
+    return found

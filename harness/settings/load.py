@@ -14,7 +14,7 @@ from ..core.errors import ConfigError
 from ..core.paths import resolve
 from ..core.runner import require_tool
 from ..kernel.kconfig import parse_fragment
-from ..kernel.source import source_facts
+from ..kernel.source import source_facts, source_mentions
 from ..kernel.syscall_table import parse_syscall_table
 from .cycles import CycleDef, load_cycles
 from .files import CONFIGS, TRACE_SELECTORS
@@ -22,8 +22,20 @@ from .initramfs import load_spec
 from .keep import load_keep, resolve_names
 from .knobs import load_knobs
 from .patches import series
-from .selectors import Selector, check_debug_items, load_selectors
-from .target import Target, check_target, qemu_debug_items, read_target
+from .selectors import (
+    Selector,
+    check_debug_items,
+    check_dfilter_symbols,
+    dfilter_names,
+    load_selectors,
+)
+from .target import (
+    Target,
+    check_kernel_names,
+    check_target,
+    qemu_debug_items,
+    read_target,
+)
 from .trim_rules import load_rules
 from .workload import Workload, load_workload
 
@@ -87,6 +99,10 @@ def check_settings(settings: Settings) -> None:
     require_tool(target.toolchain_prefix + "gcc")
     check_debug_items(settings.selectors, settings.trace_yaml, qemu_debug_items(target.qemu.binary))
     facts = source_facts(target.source_tarball, target.kernel_patches)
+    names = dfilter_names(settings.selectors)
+    mentioned = source_mentions(target.source_tarball, target.kernel_patches, names)
+    check_dfilter_symbols(settings.selectors, settings.trace_yaml, mentioned)
+    check_kernel_names(target, facts.defconfigs, facts.dtbs)
     entries = parse_syscall_table(facts.syscall_table)
     resolve_names(entries, settings.keep_extra, "--keep-syscall")
     for cycle in cycles.values():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -10,6 +11,7 @@ from .files import TRACE_SELECTORS
 from .schema import SAFE_NAME_RULE, load, safe_name
 
 DEFAULT_SELECTORS = TRACE_SELECTORS
+SYMBOL = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z0-9_]+)*")
 
 
 @dataclass
@@ -35,7 +37,32 @@ def load_selectors(path: Path = DEFAULT_SELECTORS) -> dict[str, Selector]:
             raise ConfigError(path, None, f"selector name {name!r}: use {SAFE_NAME_RULE}")
         if not sel.debug.strip():
             raise ConfigError(path, None, f"selector '{name}': 'debug' is empty")
+        if sel.dfilter_symbol is not None and not SYMBOL.fullmatch(sel.dfilter_symbol):
+            raise ConfigError(
+                path,
+                None,
+                f"selector '{name}': 'dfilter_symbol' {sel.dfilter_symbol!r} is not a kernel "
+                "symbol name (letters, digits, '_', and '.' suffixes such as .constprop.0)",
+            )
     return selectors
+
+
+def dfilter_names(selectors: dict[str, Selector]) -> set[str]:
+    """The C names behind the selectors' dfilter symbols (without GCC's suffixes)."""
+    return {s.dfilter_symbol.split(".")[0] for s in selectors.values() if s.dfilter_symbol}
+
+
+def check_dfilter_symbols(selectors: dict[str, Selector], path: Path, mentioned: set[str]) -> None:
+    """A dfilter symbol the kernel's sources never mention is a typo: said before
+    the baseline is built, not when its vmlinux lacks it."""
+    for name, sel in selectors.items():
+        if sel.dfilter_symbol and sel.dfilter_symbol.split(".")[0] not in mentioned:
+            raise ConfigError(
+                path,
+                None,
+                f"selector '{name}': 'dfilter_symbol' {sel.dfilter_symbol!r} appears in no "
+                ".c, .S or .h file of this kernel tree (a typo?)",
+            )
 
 
 def check_debug_items(selectors: dict[str, Selector], path: Path, known: frozenset[str]) -> None:

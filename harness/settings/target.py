@@ -7,6 +7,7 @@ pick another; builds, results and caches are kept apart by the target's name.
 
 from __future__ import annotations
 
+import difflib
 import os
 import subprocess
 from dataclasses import dataclass, field
@@ -185,6 +186,11 @@ def _line(data: object, dotted: str) -> int | None:
     return line
 
 
+def key_line(target: Target, dotted: str) -> int | None:
+    """The line of `dotted` (e.g. "memory.load_address") in the target's file."""
+    return _line(target.source, dotted)
+
+
 def load_target(path: Path | None = None) -> Target:
     """Read a target file and check it against the installed QEMU and kernel source."""
     target = read_target(path)
@@ -252,6 +258,25 @@ def check_target(target: Target) -> None:
                 _line(data, key),
                 f"'{key}' {value!r} is not known to {target.qemu.binary}"
                 + (f" (similar: {near})" if near else ""),
+            )
+
+
+def check_kernel_names(target: Target, defconfigs: frozenset[str], dtbs: frozenset[str]) -> None:
+    """`kernel.defconfig` and `kernel.dtb` name what this kernel tree has: found
+    here, not after the first build's olddefconfig or dtbs step."""
+    for key, value, known, where in (
+        ("kernel.defconfig", target.kernel.defconfig, defconfigs, "arch/arm/configs/"),
+        ("kernel.dtb", target.kernel.dtb, dtbs, "the Makefiles of arch/arm/boot/dts/"),
+    ):
+        if value not in known:
+            base = value.rsplit("/", 1)[-1]
+            same = [k for k in known if k.rsplit("/", 1)[-1] == base]
+            near = ", ".join(dict.fromkeys(same + difflib.get_close_matches(value, known, 5)))
+            raise ConfigError(
+                target.path,
+                _line(target.source, key),
+                f"'{key}' {value!r} is not in this kernel tree ({where})"
+                + (f"; similar: {near}" if near else ""),
             )
 
 

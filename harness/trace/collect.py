@@ -13,6 +13,7 @@ from pathlib import Path
 
 from ..boot.qemu import QemuOptions, QemuSession
 from ..core import jsonfile
+from ..core.errors import KqualError
 from ..core.fingerprint import tool_version
 from ..core.progress import say
 from ..settings.selectors import Selector
@@ -32,6 +33,12 @@ class TraceRun:
 def qemu_options(selector: Selector, symtab: SymbolTable, trace: Path) -> QemuOptions:
     dfilter = None
     if selector.dfilter_symbol:
+        if selector.dfilter_symbol not in symtab.by_name:
+            raise KqualError(
+                f"trace selector's dfilter_symbol '{selector.dfilter_symbol}' is not in this "
+                "vmlinux: its sources name it, but this kernel's config leaves it out; "
+                "choose a function this build has"
+            )
         start = symtab.address(selector.dfilter_symbol)
         dfilter = f"{start:#x}..{start + 1:#x}"
     return QemuOptions(
