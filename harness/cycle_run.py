@@ -15,6 +15,7 @@ from typing import Any
 from .boot.coverage import applet_coverage
 from .boot.qemu import BootFailure, QemuSession, StepTimeout
 from .boot.qualify import BootReport, icount_boot, qualify_boot
+from .boot.user_fault import check_user_fault
 from .core import jsonfile
 from .core.errors import CandidateSkipped, KqualError, MissingMeasurement
 from .core.paths import cache_dir, candidate_dir, resolve, work_dir
@@ -34,6 +35,9 @@ from .settings.target import Target
 from .settings.workload import Workload
 from .trace.cache import CacheEntry, ProfileCache
 from .trace.profile import get_profile
+
+# The workload failure's label when a program's fault brought more than it down.
+USER_FAULT_STEP = "kqual_user_fault"
 
 
 @dataclass
@@ -312,6 +316,8 @@ class CycleRunner:
                 why = step.failure(res.output, res.status)
                 if why:
                     failures.append(f"{step.label}: {why}")
+            else:  # the kernel lived through the workload: kqual's own check of the image
+                failures += self._user_fault(session)
         except KqualError as e:
             failures.append(f"not run: {str(e).splitlines()[0] if str(e) else type(e).__name__}")
             self._record_workload(built.results, failures)
@@ -320,6 +326,16 @@ class CycleRunner:
             self.close_sessions(name)
         self._record_workload(built.results, failures)
         return failures
+
+    def _user_fault(self, session: QemuSession) -> list[str]:
+        """A program's fault must kill that program only, on every candidate."""
+        try:
+            why = check_user_fault(session)
+        except StepTimeout as e:
+            why = e.detail
+        except BootFailure as e:
+            why = self.explain(e)
+        return [f"{USER_FAULT_STEP}: {why}"] if why else []
 
     def _record_workload(self, out: Path, failures: list[str]) -> None:
         self.env.records.step(

@@ -140,6 +140,29 @@ def test_console_survives_awkward_commands(target, baseline, tmp_path):
         assert s.run("echo last").output == "last\n"
 
 
+def test_qemus_own_messages_stay_out_of_the_console(target, baseline, tmp_path):
+    """QEMU writes warnings to its stderr (under load, "Timer with delta zero,
+    disabling" once landed inside a step's output): they go to their own log."""
+    log = tmp_path / "console.log"
+    with QemuSession(target, baseline.axf, log, QemuOptions(extra=["-d", "cpu_reset"])) as s:
+        s.boot()
+        assert s.run("echo clean").output == "clean\n"
+        stderr = s.stderr_log
+    assert "R00=" in stderr.read_text()  # -d without -D: QEMU's stderr
+    assert "R00=" not in log.read_text()
+
+
+def test_a_programs_fault_kills_that_program_only(target, baseline):
+    """patches/linux/0003: a user fault is the program's SIGILL, not a halted board."""
+    from harness.boot.user_fault import check_user_fault
+
+    with QemuSession(target, baseline.axf, baseline.results / "console-fault.log") as s:
+        s.boot()
+        assert check_user_fault(s) is None
+        assert s.run("echo still-here").output == "still-here\n"
+    assert "kqual-fault[" in (baseline.results / "console-fault.log").read_text()
+
+
 def test_section_sizes_match_size_A(baseline):
     """Sizes by section name, as `size -A` lists them; unwind tables on their own."""
     import subprocess

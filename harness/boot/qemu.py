@@ -9,9 +9,11 @@ outlive the test that started it.
 from __future__ import annotations
 
 import ctypes
+import os
 import re
 import signal
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -44,9 +46,19 @@ FATAL_GRACE_S = 3.0
 KERNEL_LOG_TIMEOUT_S = 20.0
 
 
-def _die_with_parent() -> None:
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+def _child_setup(stderr_log: Path) -> Callable[[], None]:
+    """Run in QEMU's process before exec: die with the parent, and keep QEMU's own
+    stderr (its warnings, e.g. "Timer with delta zero, disabling") out of the
+    console, where it would land inside a command's output."""
+
+    def setup() -> None:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        fd = os.open(stderr_log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        os.dup2(fd, 2)
+        os.close(fd)
+
+    return setup
 
 
 class BootFailureKind(StrEnum):
@@ -124,6 +136,7 @@ class QemuSession:
         self.opts = opts or QemuOptions()
         self.argv = qemu_argv(target, axf, self.opts)
         self.markers = Markers()
+        self.stderr_log = console_log.with_name(console_log.stem + ".qemu-stderr.log")
         self.child: pexpect.spawn | None = None
         self._log: TextIO | None = None
         self._t0 = 0.0
@@ -141,6 +154,7 @@ class QemuSession:
         self.console_log.parent.mkdir(parents=True, exist_ok=True)
         self._log = open(self.console_log, "w", encoding="utf-8", errors="replace")
         self._log.write(f"# {' '.join(self.argv)}\n")
+        self.stderr_log.write_text("")
         self._t0 = time.monotonic()
         self.child = pexpect.spawn(
             self.argv[0],
@@ -150,7 +164,7 @@ class QemuSession:
             timeout=self.target.boot.step_timeout_s,
             maxread=65536,
             searchwindowsize=None,
-            preexec_fn=_die_with_parent,
+            preexec_fn=_child_setup(self.stderr_log),
             echo=False,
         )
         self.child.logfile_read = self._log
@@ -192,6 +206,9 @@ class QemuSession:
                 self.child.expect([pexpect.EOF, pexpect.TIMEOUT], timeout=0.5)
             except Exception:  # noqa: BLE001
                 pass
+        if kind == Kind.QEMU_EXIT and self.stderr_log.exists():
+            said = tail_lines(self.stderr_log.read_text(errors="replace"), 5)
+            detail += f"; QEMU said: {said}" if said else ""
         return BootFailure(kind, detail, tail_lines(self.seen), self.console_log)
 
     def expect(
@@ -227,7 +244,9 @@ class QemuSession:
         ready_ms = self._ms()
         return BootTimes(marker_ms, ready_ms, guest_ms(self.seen, GUEST_READY_TAG))
 
-    def run(self, command: str, timeout: float | None = None) -> CommandResult:
+    def run(
+        self, command: str, timeout: float | None = None, what: str | None = None
+    ) -> CommandResult:
         """Run one shell command; its output is what lies between the markers.
 
         Only the end marker and kernel failure lines are searched for, in a
@@ -241,24 +260,25 @@ class QemuSession:
         """
         assert self.child is not None
         limit = timeout or self.target.boot.step_timeout_s
+        what = what or repr(command)  # how messages name the step
         output, status, seen = self._exchange(command, limit, watch=True)
         if status is None:  # no end marker: the step hung, or the kernel died
             fatal = next((f for f in seen if f.kind.fatal), None)
             if fatal is not None:
-                raise self._kernel_failure([fatal], f"while running {command!r}")
+                raise self._kernel_failure([fatal], f"while running {what}")
             self.resync()
             logged = self._logged_by_kernel(seen)
             if logged:
-                raise self._kernel_failure(logged, f"while running {command!r}")
+                raise self._kernel_failure(logged, f"while running {what}")
             raise StepTimeout(
                 Kind.TIMEOUT,
-                f"{command!r} did not finish within {limit:g}s; interrupted (Ctrl-C)",
+                f"{what} did not finish within {limit:g}s; interrupted (Ctrl-C)",
                 tail_lines(self.seen),
                 self.console_log,
             )
         logged = self._logged_by_kernel(seen)
         if logged:
-            raise self._kernel_failure(logged, f"while running {command!r}")
+            raise self._kernel_failure(logged, f"while running {what}")
         return CommandResult(output, status)
 
     def _exchange(
