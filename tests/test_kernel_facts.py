@@ -8,7 +8,7 @@ import os
 
 import pytest
 
-from harness.kernel.source import source_facts
+from harness.kernel.source import FACT_FILES, source_facts
 from harness.settings.target import default_target_path, read_target
 
 pytestmark = pytest.mark.needs("kernel")
@@ -30,4 +30,4 @@ def test_cold_starts_at_once_fill_the_facts_once(tmp_path):
     (entry,) = [n for n in left if not n.endswith(".lock")]
     assert len(left) == 2, left  # the entry and its lock: no half-written folder
     names = {p.name for p in (tmp_path / "kernel-facts" / entry).iterdir()}
-    assert names == {"syscall.tbl", "symbols.txt"}
+    assert names == set(FACT_FILES)

@@ -8,6 +8,7 @@ keys, missing keys and wrong types are all reported with their location.
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
 import types
 import typing
@@ -140,6 +141,8 @@ def _convert(tp: Any, value: Any, path: Path, key: str, line: int | None) -> Any
         return value
     if tp is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
+    if tp is float and isinstance(value, float) and not math.isfinite(value):
+        raise ConfigError(path, line, f"'{key}' must be a finite number, not {value!r}")
     if tp is int and isinstance(value, str):
         try:
             return int(value, 0)
@@ -177,14 +180,23 @@ def _bind_dataclass(cls: Any, data: dict, path: Path, where: str) -> Any:
 
 # A name that becomes a folder (target, cycle, candidate, selector): one path
 # component, never "." or "..", nothing a shell or a file system reads otherwise.
-_SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+_SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+MAX_NAME = 64  # a folder name, with room for the paths built on it
 
 
 def safe_name(name: object) -> bool:
-    return isinstance(name, str) and bool(_SAFE_NAME.match(name)) and ".." not in name
+    return (
+        isinstance(name, str)
+        and bool(_SAFE_NAME.fullmatch(name))
+        and ".." not in name
+        and len(name) <= MAX_NAME
+    )
 
 
-SAFE_NAME_RULE = "letters, digits, '_', '.' and '-', starting with a letter or digit, no '..'"
+SAFE_NAME_RULE = (
+    f"letters, digits, '_', '.' and '-', starting with a letter or digit, no '..', "
+    f"at most {MAX_NAME} characters"
+)
 
 
 def _check_limits(f: dataclasses.Field, value: Any, path: Path, key: str, line: int | None) -> None:

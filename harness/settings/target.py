@@ -10,6 +10,7 @@ from __future__ import annotations
 import difflib
 import os
 import subprocess
+import tarfile
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -124,16 +125,33 @@ TARGETS = BOARDS
 DEFAULT_TARGET = "an385"
 
 
-def target_path(name_or_path: str, where: str = "--target") -> Path:
-    """A target file from a path, or from its name in configs/boards/ (an385, an386)."""
-    path = resolve(name_or_path)
-    if path.is_file() or "/" in name_or_path or name_or_path.endswith((".yaml", ".yml")):
-        return path
+class UnknownTarget(ConfigError):
+    """A target name or path that names no file; `message` says it without a place."""
+
+    def __init__(self, where: str | Path, line: int | None, message: str) -> None:
+        self.message = message
+        super().__init__(where, line, message)
+
+
+def target_path(name_or_path: str, where: str = "--target", base: Path | None = None) -> Path:
+    """A target file from a path (relative to `base`, then to the current folder,
+    then to the checkout), or from its name in configs/boards/ (an385, an386)."""
+    if not name_or_path.strip():
+        raise UnknownTarget(where, None, "is empty: name a target (an385) or a target file")
+    candidates = [Path(name_or_path).expanduser()]
+    if not candidates[0].is_absolute():
+        candidates = [(b / name_or_path) for b in (base, Path.cwd()) if b] + [resolve(name_or_path)]
+    for path in candidates:
+        if path.is_file():
+            return path
     named = TARGETS / f"{name_or_path}.yaml"
     if named.is_file():
         return named
+    if "/" in name_or_path or name_or_path.endswith((".yaml", ".yml")):
+        tried = ", ".join(dict.fromkeys(str(c) for c in candidates))
+        raise UnknownTarget(where, None, f"target file '{name_or_path}' not found (tried {tried})")
     known = ", ".join(p.stem for p in sorted(TARGETS.glob("*.yaml")))
-    raise ConfigError(where, None, f"no target '{name_or_path}' (known: {known})")
+    raise UnknownTarget(where, None, f"no target '{name_or_path}' (known: {known})")
 
 
 def default_target_path() -> Path:
@@ -154,13 +172,14 @@ def _board_data(path: Path, chain: list[Path]) -> Any:
     if not isinstance(parent_name, str) or not parent_name:
         raise ConfigError(path, line, "'extends' must name a board (an385) or a file")
     try:
-        parent = target_path(parent_name)
-    except ConfigError as e:
-        raise ConfigError(path, line, f"'extends': {e}") from None
+        parent = target_path(parent_name, base=path.parent)
+    except UnknownTarget as e:
+        raise ConfigError(path, line, f"'extends': {e.message}") from None
     if parent.resolve() in [p.resolve() for p in (*chain, path)]:
         raise ConfigError(path, line, f"'extends' {parent_name} extends this file again")
-    read_target(parent)  # the board it extends must be right on its own
-    return _merge(_board_data(parent, [*chain, path]), data)
+    merged = _merge(_board_data(parent, [*chain, path]), data)
+    read_target(parent, _chain=[*chain, path])  # the board it extends is right on its own
+    return merged
 
 
 def _merge(base: Any, over: Any) -> Any:
@@ -198,17 +217,19 @@ def load_target(path: Path | None = None) -> Target:
     return target
 
 
-def read_target(path: Path | None = None) -> Target:
+def read_target(path: Path | None = None, _chain: list[Path] | None = None) -> Target:
     """Read and validate a target file on its own; every problem names the file and key."""
     path = Path(path) if path else default_target_path()
-    data = _board_data(path, [])
+    data = _board_data(path, _chain or [])
     target = bind(Target, data, path)
     target.path = path.resolve()
     target.source = data
 
-    def must_exist(key: str, p: Path, what: str) -> None:
+    def must_exist(key: str, p: Path, what: str, file: bool = False) -> None:
         if not p.exists():
             raise ConfigError(path, _line(data, key), f"'{key}': {what} {p} does not exist")
+        if file and not p.is_file():
+            raise ConfigError(path, _line(data, key), f"'{key}': {what} {p} is not a file")
 
     for i, frag in enumerate(target.fragment_paths):
         if not frag.is_file():
@@ -216,8 +237,11 @@ def read_target(path: Path | None = None) -> Target:
             raise ConfigError(path, line, f"'kernel.fragments[{i}]': fragment {frag} not found")
     must_exist("kernel.patches", target.kernel_patches, "kernel patch folder")
     must_exist("userspace.musl_patches", target.musl_patches, "musl patch folder")
-    must_exist("userspace.busybox_config", target.busybox_config, "BusyBox config fragment")
-    must_exist("userspace.initramfs", target.initramfs_spec, "initramfs description")
+    must_exist(
+        "userspace.busybox_config", target.busybox_config, "BusyBox config fragment", file=True
+    )
+    must_exist("userspace.initramfs", target.initramfs_spec, "initramfs description", file=True)
+    _check_values(target, path, data)
     mem = target.memory
     if mem.dtb_address < 0x1000:
         raise ConfigError(
@@ -236,15 +260,76 @@ def read_target(path: Path | None = None) -> Target:
     return target
 
 
+def _check_values(target: Target, path: Path, data: Any) -> None:
+    """What the types allow but the board cannot be: addresses past 32 bits, a UART
+    value the wrapper's `movs` cannot load, a DTB inside the kernel's RAM, a list
+    item that holds two arguments."""
+    mem = target.memory
+    for key, value in (
+        ("memory.initial_sp", mem.initial_sp),
+        ("memory.dtb_address", mem.dtb_address),
+        ("memory.ram_base", mem.ram_base),
+        ("memory.ram_base + memory.ram_size", mem.ram_base + mem.ram_size),
+        ("uart.base", target.uart.base),
+    ):
+        if not 0 <= value <= 1 << 32:
+            raise ConfigError(
+                path, _line(data, key.split(" ")[0]), f"'{key}' {value:#x} is not a 32-bit address"
+            )
+    if not 0 <= target.uart.ctrl_value <= 0xFF:
+        raise ConfigError(
+            path,
+            _line(data, "uart.ctrl_value"),
+            f"'uart.ctrl_value' {target.uart.ctrl_value:#x} does not fit the byte the boot "
+            "wrapper writes (0..0xff)",
+        )
+    if mem.load_address <= mem.dtb_address < mem.ram_base + mem.ram_size:
+        raise ConfigError(
+            path,
+            _line(data, "memory.dtb_address"),
+            f"'memory.dtb_address' {mem.dtb_address:#x} lies in the RAM the kernel is loaded "
+            f"into (from {mem.load_address:#x}): the Image would overwrite it; keep it below",
+        )
+    for key, items in (
+        ("qemu.args", target.qemu.args),
+        ("userspace.cflags", target.userspace.cflags),
+    ):
+        for item in items:
+            if item.startswith("-") and " -" in item:
+                raise ConfigError(
+                    path,
+                    _line(data, key),
+                    f"'{key}' item {item!r} holds two arguments: write each as its own item",
+                )
+    if not target.toolchain_prefix.endswith("-"):
+        raise ConfigError(
+            path,
+            _line(data, "toolchain_prefix"),
+            f"'toolchain_prefix' {target.toolchain_prefix!r} lacks its trailing '-' "
+            f"(the compiler is <prefix>gcc: {target.toolchain_prefix}-gcc)",
+        )
+
+
 def check_target(target: Target) -> None:
     """What a target file names that must be installed: the kernel source, and the
     QEMU that knows its machine and CPU."""
     path, data = target.path, target.source
-    if not target.source_tarball.exists():
+    source = target.source_tarball
+    where = _line(data, "kernel.source")
+    if not source.exists():
+        raise ConfigError(
+            path, where, f"'kernel.source': kernel source tarball {source} does not exist"
+        )
+    if source.is_dir():
+        raise ConfigError(
+            path, where, f"'kernel.source': {source} is a folder; give the source tarball"
+        )
+    if not _is_tarball(source):
         raise ConfigError(
             path,
-            _line(data, "kernel.source"),
-            f"'kernel.source': kernel source tarball {target.source_tarball} does not exist",
+            where,
+            f"'kernel.source': {source} is not a tar archive (such as "
+            "/usr/src/linux-source-6.12.tar.xz)",
         )
     machines, cpus = qemu_choices(target.qemu.binary)
     for key, value, known in (
@@ -296,3 +381,12 @@ def qemu_choices(binary: str) -> tuple[frozenset[str], frozenset[str]]:
 def qemu_debug_items(binary: str) -> frozenset[str]:
     """The -d log items the installed QEMU knows."""
     return qemu_help(binary, "-d")
+
+
+@cache
+def _is_tarball(path: Path) -> bool:
+    """Reads the first member's header only (for .tar.xz, a little decompression)."""
+    try:
+        return tarfile.is_tarfile(path)
+    except (OSError, EOFError, tarfile.TarError, ValueError):
+        return False
