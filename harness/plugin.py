@@ -348,12 +348,19 @@ class Session:
         """
         cycles = config.getoption("--cycles")
         if cycles is None and not (config.rootpath / DEFAULT_CYCLES).is_file():
+            tests = [Path(p) for p in config.getini(CYCLE_TESTS_INI) if Path(p).is_dir()]
+            if tests:  # the project's cycle tests are here: their inputs must be too
+                raise pytest.UsageError(
+                    f"{config.rootpath / DEFAULT_CYCLES}: file not found, and {tests[0]} "
+                    "holds kqual's cycle tests, which read it: restore it, or name "
+                    "another with --cycles FILE"
+                )
             return None
         cycles_path = resolve(cycles or DEFAULT_CYCLES)
         target = config.getoption("--target")
         try:
             settings = read_settings(
-                target_path(target) if target else default_target_path(),
+                target_path(target) if target is not None else default_target_path(),
                 resolve(config.getoption("--workload")),
                 config.getoption("--keep-syscall"),
                 config.getoption("--boots"),
@@ -492,6 +499,21 @@ class Controller:
         """xdist: what each worker must agree on (set after it parsed -n)."""
         node.workerinput.update(run_state(self.config).to_workerinput())
         node.workerinput["kqual_loadgroup"] = node.config.option.dist == "loadgroup"
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        """A -k that selects nothing (pytest exits 5): name the cycles it could mean."""
+        kqual = self.config.stash.get(SESSION, None)
+        keyword = self.config.option.keyword
+        if kqual is None or not keyword or session.items:
+            return
+        reporter = self.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            cycles = ", ".join(kqual.inputs.cycles)
+            reporter.write_line(
+                f"kqual: -k {keyword!r} selects no test; the cycles are: {cycles} "
+                "(pytest -k CYCLE runs one)"
+            )
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         for key, value in report.user_properties:

@@ -218,6 +218,83 @@ TARGET = [
         "target.yaml",
     ),
     Case(
+        "target-toolchain-no-dash",
+        "target.yaml",
+        sub("toolchain_prefix: arm-none-eabi-", "toolchain_prefix: arm-none-eabi"),
+        "'toolchain_prefix' 'arm-none-eabi' lacks its trailing '-'",
+        "target.yaml",
+    ),
+    Case(
+        "target-args-two-in-one",
+        "target.yaml",
+        sub("args: [-nographic, -no-reboot]", "args: [-nographic -no-reboot]"),
+        "'qemu.args' item '-nographic -no-reboot' holds two arguments",
+        "target.yaml",
+    ),
+    Case(
+        "target-cflags-two-in-one",
+        "target.yaml",
+        sub("cflags: [-Os]", "cflags: [-Os -g]"),
+        "'userspace.cflags' item '-Os -g' holds two arguments",
+        "target.yaml",
+    ),
+    Case(
+        "target-uart-value-over-a-byte",
+        "target.yaml",
+        sub("ctrl_value: 0x3", "ctrl_value: 0x1003"),
+        r"'uart.ctrl_value' 0x1003 does not fit the byte",
+        "target.yaml",
+    ),
+    Case(
+        "target-sp-past-32-bits",
+        "target.yaml",
+        sub("initial_sp: 0x00400000", "initial_sp: 0x100400000"),
+        "'memory.initial_sp' 0x100400000 is not a 32-bit address",
+        "target.yaml",
+    ),
+    Case(
+        "target-dtb-in-kernel-ram",
+        "target.yaml",
+        sub("dtb_address: 0x00001000", "dtb_address: 0x21800000"),
+        "'memory.dtb_address' 0x21800000 lies in the RAM the kernel is loaded into",
+        "target.yaml",
+    ),
+    Case(
+        "target-busybox-config-a-folder",
+        "target.yaml",
+        sub("/busybox.config", "/"),
+        "'userspace.busybox_config': BusyBox config fragment .* is not a file",
+        "target.yaml",
+    ),
+    Case(
+        "target-name-ends-in-newline",
+        "target.yaml",
+        sub("name: mps2-an385", 'name: "mps2-an385\\n"'),
+        "'name' 'mps2-an385.n' becomes a folder name",
+        "target.yaml",
+    ),
+    Case(
+        "target-name-too-long",
+        "target.yaml",
+        sub("name: mps2-an385", "name: " + "a" * 65),
+        "becomes a folder name: .* at most 64 characters",
+        "target.yaml",
+    ),
+    Case(
+        "target-source-not-a-tarball",
+        "target.yaml",
+        sub("source: /usr/src/linux-source-6.12.tar.xz", "source: /etc/hostname"),
+        r"'kernel.source': /etc/hostname is not a tar archive",
+        "target.yaml",
+    ),
+    Case(
+        "target-source-a-folder",
+        "target.yaml",
+        sub("source: /usr/src/linux-source-6.12.tar.xz", "source: /usr/src"),
+        r"'kernel.source': /usr/src is a folder",
+        "target.yaml",
+    ),
+    Case(
         "target-load-outside-ram",
         "target.yaml",
         sub("load_address: 0x21008000", "load_address: 0x30000000"),
@@ -306,6 +383,52 @@ CYCLES = [
             "        derive: [{options: {set: {KALLSYM: n}}}]",
         ),
         "'options' sets CONFIG_KALLSYM, which is not a Kconfig symbol",
+        "cycles.yaml",
+    ),
+    Case(
+        "cycles-name-a-number",
+        "cycles.yaml",
+        sub("  syscall_prune:\n", "  2024:\n"),
+        "'cycles': key 2024 is read as an integer; a key here is a name: quote it",
+        "cycles.yaml",
+    ),
+    Case(
+        "cycles-search-from-its-carrier",
+        "cycles.yaml",
+        sub("search:\n      from: syscall-prune", "search:\n      from: search-best"),
+        "the search runs from 'search-best', the candidate that carries its result",
+        "cycles.yaml",
+    ),
+    Case(
+        "cycles-search-result-on-another-base",
+        "cycles.yaml",
+        sub(
+            "name: search-best\n        from: syscall-prune",
+            "name: search-best\n        from: config-only",
+        ),
+        "'search-best' carries the result of a search run from 'syscall-prune', but derives "
+        "from 'config-only'",
+        "cycles.yaml",
+    ),
+    Case(
+        "cycles-options-without-set",
+        "cycles.yaml",
+        sub("derive: [search]", "derive: [search, options]"),
+        "'set' is empty",
+        "cycles.yaml",
+    ),
+    Case(
+        "cycles-options-upper-case",
+        "cycles.yaml",
+        sub("derive: [search]", "derive: [search, {options: {set: {KALLSYMS: N}}}]"),
+        "KALLSYMS: write n, not N",
+        "cycles.yaml",
+    ),
+    Case(
+        "cycles-options-no-value",
+        "cycles.yaml",
+        sub("derive: [search]", "derive: [search, {options: {set: {KALLSYMS: }}}]"),
+        "KALLSYMS: value None is not y, n, m, a number or a string",
         "cycles.yaml",
     ),
     Case(
@@ -517,6 +640,20 @@ WORKLOAD = [
         {"workload": "workload.txt"},
     ),
     Case(
+        "workload-exit-status-256",
+        "workload.yaml",
+        sub("exit_status: 1}", "exit_status: 256}"),
+        "exit_status' must be at most 255",
+        "workload.yaml",
+    ),
+    Case(
+        "workload-timeout-nan",
+        "workload.yaml",
+        sub("{label: uname,", "{label: uname, timeout_s: .nan,"),
+        "'steps\\[1\\].timeout_s' must be a finite number, not nan",
+        "workload.yaml",
+    ),
+    Case(
         "workload-malformed",
         "workload.yaml",
         sub("steps:\n", "steps:\n  - {label: x, command: [\n"),
@@ -686,6 +823,55 @@ TRACE = [
         "trace.yaml",
     ),
     Case(
+        "trace-debug-with-blanks",
+        "rules/trace.yaml",
+        sub("debug: exec,cpu,in_asm", "debug: exec, cpu, in_asm"),
+        "selector 'full': 'debug' 'exec, cpu, in_asm' holds blanks",
+        "trace.yaml",
+    ),
+    Case(
+        "trim-option-unknown",
+        "rules/trim.yaml",
+        sub("option: NFS_FS\n", "option: NFS_FSS\n"),
+        "NFS_FSS is no Kconfig option of this kernel",
+        "trim.yaml",
+    ),
+    Case(
+        "trim-option-twice",
+        "rules/trim.yaml",
+        sub("option: NET\n", "option: NFS_FS\n"),
+        "option NFS_FS has a rule already",
+        "trim.yaml",
+    ),
+    Case(
+        "trim-negative-limit",
+        "rules/trim.yaml",
+        sub("max_functions: 25", "max_functions: -1"),
+        "'rules\\[0\\].max_functions' must be at least 0, not -1",
+        "trim.yaml",
+    ),
+    Case(
+        "trim-empty-regex",
+        "rules/trim.yaml",
+        sub('symbols: "^nfs"', 'symbols: ""'),
+        "symbols",
+        "trim.yaml",
+    ),
+    Case(
+        "initramfs-no-init",
+        "userspace/initramfs.yaml",
+        sub("links:\n  /init: /bin/busybox\n", ""),
+        "nothing in it is /init",
+        "initramfs.yaml",
+    ),
+    Case(
+        "initramfs-mode-unquoted",
+        "userspace/initramfs.yaml",
+        sub('mode: "0755"', "mode: 0755"),
+        "mode 493: quote it",
+        "initramfs.yaml",
+    ),
+    Case(
         "trace-unknown-key",
         "rules/trace.yaml",
         sub("dfilter_symbol: vector_swi", "dfilter_sym: vector_swi"),
@@ -793,6 +979,44 @@ FRAGMENTS = [
         "trim.config",
     ),
     Case(
+        "fragment-empty-value",
+        "kernel/boot.config",
+        sub("CONFIG_PRINTK_TIME=y", "CONFIG_PRINTK_TIME="),
+        "boot.config:6: CONFIG_PRINTK_TIME has no value",
+        "boot.config",
+    ),
+    Case(
+        "fragment-upper-case-value",
+        "kernel/boot.config",
+        sub("CONFIG_PRINTK_TIME=y", "CONFIG_PRINTK_TIME=Y"),
+        "CONFIG_PRINTK_TIME=Y: a value is y, n, m",
+        "boot.config",
+    ),
+    Case(
+        "fragment-trailing-comment",
+        "kernel/boot.config",
+        sub("CONFIG_PRINTK_TIME=y", "CONFIG_PRINTK_TIME=y # keep"),
+        "nothing after it",
+        "boot.config",
+    ),
+    Case(
+        "fragment-set-twice",
+        "kernel/boot.config",
+        sub("CONFIG_PRINTK_TIME=y", "CONFIG_PRINTK_TIME=y\nCONFIG_PRINTK_TIME=n"),
+        "boot.config:7: CONFIG_PRINTK_TIME is set again \\(first on line 6\\)",
+        "boot.config",
+    ),
+    Case(
+        "fragment-unset-without-space",
+        "kernel/boot.config",
+        sub("CONFIG_PRINTK_TIME=y", "CONFIG_PRINTK_TIME=y\n#CONFIG_MEMTEST is not set"),
+        "'#CONFIG_MEMTEST is not set' is read as a comment",
+        "boot.config",
+    ),
+    Case(
+        "fragment-not-utf8", "kernel/boot.config", b'CONFIG_X="\xe9"\n', "not UTF-8", "boot.config"
+    ),
+    Case(
         "busybox-config-garbage",
         "userspace/busybox.config",
         sub("CONFIG_NOMMU=y", "CONFIG NOMMU y"),
@@ -810,7 +1034,7 @@ FRAGMENTS = [
         "initramfs-relative-path",
         "userspace/initramfs.yaml",
         sub("dirs: [/bin", "dirs: [bin"),
-        "path 'bin' must be absolute",
+        "dirs entry 'bin': write an absolute path",
         "initramfs.yaml",
     ),
 ]
@@ -1018,6 +1242,8 @@ def pytest_run(tmp_path: Path, *args: str, **more_env: str) -> subprocess.Comple
         (["--search-budget", "12,13"], "'12,13': give trials (12), minutes (30m) or both"),
         (["--search-budget", "5m,6m"], "'5m,6m': give trials (12), minutes (30m) or both"),
         (["--search-budget", "99999999"], "'99999999': at most 1000 trials"),
+        (["--target", ""], "--target: is empty: name a target"),
+        (["--target", "nosuch.yaml"], "--target: target file 'nosuch.yaml' not found"),
     ],
 )
 def test_pytest_says_usage_error_without_traceback(tmp_path, args, message):
@@ -1038,6 +1264,22 @@ def test_a_bad_target_file_is_a_usage_error(tmp_path):
     assert "Traceback" not in out.stdout + out.stderr
 
 
+@pytest.mark.parametrize("where", ["KQUAL_WORK", "KQUAL_RESULTS", "KQUAL_CACHE"])
+def test_an_output_folder_set_empty_or_unmakeable_is_a_usage_error(tmp_path, where):
+    """Empty would mean the current folder; /proc cannot hold one: said at start."""
+    out = pytest_run(tmp_path, "tests/test_workload.py", **{where: ""})
+    assert out.returncode == 4 and f"{where} is set but empty" in out.stderr, out.stderr
+    out = pytest_run(tmp_path, "tests/test_workload.py", **{where: "/proc/kqual"})
+    assert out.returncode == 4 and f"{where}: cannot create /proc/kqual" in out.stderr
+    assert "Traceback" not in out.stdout + out.stderr
+
+
+def test_a_missing_cycles_file_with_cycle_tests_present_is_a_usage_error(tmp_path):
+    """Else the plugin would step aside and the cycle tests fail on missing fixtures."""
+    out = pytest_run(tmp_path, "--cycles", str(tmp_path / "nosuch.yaml"))
+    assert out.returncode == 4 and "nosuch.yaml" in out.stderr, out.stdout + out.stderr
+
+
 @pytest.mark.parametrize("where", ["KQUAL_WORK", "KQUAL_RESULTS", "KQUAL_CACHE", "--profile-cache"])
 def test_an_output_folder_that_is_a_file_is_a_usage_error(tmp_path, where):
     """Found at start, not after the baseline's build (or as an INTERNALERROR)."""
@@ -1051,3 +1293,18 @@ def test_an_output_folder_that_is_a_file_is_a_usage_error(tmp_path, where):
     assert out.returncode == 4, out.stdout + out.stderr
     assert f"{where}: {folder} cannot be a folder, {blocker} is a file" in out.stderr
     assert "Traceback" not in out.stdout + out.stderr
+
+
+def test_a_k_that_selects_nothing_names_the_cycles(tmp_path):
+    """pytest exits 5 (nothing ran); the line after says what -k could have meant."""
+    out = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-k", "syscal_prune"]
+        + ["tests/test_workload.py"],  # no cycle test: no tool needed
+        cwd=ROOT,
+        env=dict(os.environ, KQUAL_WORK=str(tmp_path / "work")),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 5, out.stdout + out.stderr
+    assert "kqual: -k 'syscal_prune' selects no test; the cycles are: syscall_prune" in out.stdout

@@ -30,8 +30,37 @@ def test_real_description_renders_gen_init_cpio_list(tmp_path):
 
 def test_relative_path_is_rejected(write):
     p = write("i.yaml", "dirs: [bin]\n")
-    with pytest.raises(ConfigError, match="must be absolute"):
+    with pytest.raises(ConfigError, match="i.yaml:1: dirs entry 'bin': write an absolute path"):
         load_spec(p)
+
+
+@pytest.mark.parametrize(
+    "text,message",
+    [
+        # YAML reads 0755 unquoted as the number 493.
+        (
+            "files:\n  /etc/x:\n    text: a\n    mode: 0755\n",
+            r"i.yaml:2: file /etc/x mode 493: quote it",
+        ),
+        ('files:\n  /etc/x:\n    text: a\n    mode: "0999"\n', "is not an octal mode"),
+        ('files:\n  /etc/x:\n    text: a\n    mode: "rwxr-xr-x"\n', "is not an octal mode"),
+        ("dirs: [/tmp/../escape]\n", r"i.yaml:1: dirs entry '/tmp/../escape'"),
+        ("dirs: [/my dir]\n", "without blanks"),
+        ("busybox: bin/busybox\n", r"i.yaml:1: 'busybox' 'bin/busybox'"),
+        ("links:\n  /init: busybox\n", r"i.yaml:2: link /init -> 'busybox'"),
+        (
+            "nodes:\n  - {path: /dev/x, type: c, major: -1, minor: 0}\n",
+            "'nodes\\[0\\].major' must be at least 0",
+        ),
+        (
+            "nodes:\n  - {path: /dev/x, type: c, major: 1, minor: 3, mode: 666}\n",
+            r"i.yaml:2: node /dev/x mode 666: quote it",
+        ),
+    ],
+)
+def test_what_gen_init_cpio_would_misread_is_refused_with_its_line(write, text, message):
+    with pytest.raises(ConfigError, match=message):
+        load_spec(write("i.yaml", text))
 
 
 def test_unknown_key_is_rejected_with_line(write):

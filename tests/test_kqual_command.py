@@ -90,6 +90,8 @@ def test_report_renders_again_from_the_records(tmp_path, write, capsys):
         ("not-json", "small/result.json: not a kqual result record"),
         ("later-run", "cycle c: no run took every candidate through every step (records of 2"),
         ("empty", "cycle c: no run took every candidate through every step (records of 0"),
+        ("not-utf8", "small/result.json: not a kqual result record"),
+        ("mistyped", "small/result.json: not a kqual result record"),
     ],
 )
 def test_report_names_what_is_wrong_and_exits_non_zero(tmp_path, write, capsys, damage, message):
@@ -103,6 +105,12 @@ def test_report_names_what_is_wrong_and_exits_non_zero(tmp_path, write, capsys, 
         data = json.loads(record.read_text()) | {"run_id": "r2"}
         del data["schema"]
         record.write_text(jsonfile.dumps("result", data))
+    elif damage == "not-utf8":
+        record.write_bytes(b"\xff\xfe" + record.read_bytes())
+    elif damage == "mistyped":  # valid JSON of the right kind, fields of the wrong type
+        data = json.loads(record.read_text())
+        del data["schema"]
+        record.write_text(jsonfile.dumps("result", data | {"steps": 5}))
     elif damage == "empty":
         for p in results.glob("c/*/result.json"):
             p.unlink()

@@ -116,3 +116,33 @@ def test_results_and_builds_are_kept_apart_by_target(monkeypatch, tmp_path):
     assert candidate_dir(a.name, "c", "x") != candidate_dir(b.name, "c", "x")
     assert candidate_dir(b.name, "c", "x") == tmp_path / "results" / "mps2-an386" / "c" / "x"
     assert build_folder(a, "baseline") != build_folder(b, "baseline")
+
+
+def test_extends_is_found_next_to_the_board_and_a_loop_is_named(tmp_path, monkeypatch):
+    """`extends: base.yaml` is the file beside this one; two boards that extend each
+    other are one line naming the loop, not a RecursionError."""
+    from harness.settings.target import TARGETS
+
+    base = tmp_path / "base.yaml"
+    base.write_text((TARGETS / "an385.yaml").read_text())
+    mine = tmp_path / "mine.yaml"
+    mine.write_text("extends: base.yaml\nname: mine\n")
+    monkeypatch.chdir("/")  # not the board's folder: still found beside it
+    assert read_target(mine).name == "mine"
+    edit(base, "name: mps2-an385", "extends: mine.yaml\nname: mps2-an385")
+    with pytest.raises(ConfigError, match=r"'extends' \S+ extends this file again"):
+        read_target(mine)
+
+
+def test_a_target_file_is_found_from_the_current_folder(tmp_path, monkeypatch):
+    from harness.settings.target import TARGETS, target_path
+
+    (tmp_path / "board.yaml").write_text((TARGETS / "an385.yaml").read_text())
+    monkeypatch.chdir(tmp_path)
+    assert target_path("board.yaml") == tmp_path / "board.yaml"
+    with pytest.raises(ConfigError, match=r"--target: target file 'nosuch.yaml' not found \(tried"):
+        target_path("nosuch.yaml")
+    with pytest.raises(ConfigError, match="an384.yaml:1: 'extends': no target 'an384'"):
+        (tmp_path / "an384.yaml").write_text("extends: an384x\n")
+        edit(tmp_path / "an384.yaml", "an384x", "an384")
+        read_target(tmp_path / "an384.yaml")

@@ -15,16 +15,27 @@ from .errors import KqualError
 ROOT = Path(__file__).resolve().parent.parent.parent
 
 
+def _env_folder(name: str, default: Path) -> Path:
+    """A folder an environment variable may move; `~` is expanded. Set but empty
+    is an error: it would mean the current folder, which nobody asks for so."""
+    value = os.environ.get(name)
+    if value is None:
+        return default.resolve()
+    if not value.strip():
+        raise KqualError(f"{name} is set but empty: unset it, or name a folder")
+    return Path(value).expanduser().resolve()
+
+
 def work_dir() -> Path:
-    return Path(os.environ.get("KQUAL_WORK", ROOT / "work")).resolve()
+    return _env_folder("KQUAL_WORK", ROOT / "work")
 
 
 def results_dir() -> Path:
-    return Path(os.environ.get("KQUAL_RESULTS", ROOT / "results")).resolve()
+    return _env_folder("KQUAL_RESULTS", ROOT / "results")
 
 
 def cache_dir() -> Path:
-    return Path(os.environ.get("KQUAL_CACHE", work_dir() / "cache")).resolve()
+    return _env_folder("KQUAL_CACHE", work_dir() / "cache")
 
 
 def check_output_folders(**named: Path) -> None:
@@ -40,6 +51,12 @@ def check_output_folders(**named: Path) -> None:
                 f"{name}: {folder} cannot be a folder, {blocker} is a file; "
                 "name a folder (or a path that does not exist yet)"
             )
+        try:  # made now: a folder that cannot be made fails here, not after a build
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise KqualError(f"{name}: cannot create {folder}: {e.strerror}") from None
+        if not os.access(folder, os.W_OK | os.X_OK):
+            raise KqualError(f"{name}: {folder} is not writable by this user")
 
 
 def resolve(path: str | Path, base: Path = ROOT) -> Path:

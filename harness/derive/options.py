@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from ..core.publish import write_if_changed
-from ..settings.change import Change, config_line, valid_option
+from ..settings.change import Change, config_line, option_value, valid_option
 from ..settings.derivation import Context, Contribution, Derivation, register
 
 
@@ -20,10 +20,12 @@ class Options(Derivation):
     def __init__(self, **opts: Any) -> None:
         super().__init__(**opts)
         values = opts.get("set") or {}
+        if not values:
+            raise ValueError("'set' is empty: name at least one option, or drop the derivation")
         for option in values:
             if not isinstance(option, str) or not valid_option(option):
                 raise ValueError(f"{option!r} is no option name (capitals, without CONFIG_)")
-        self.values = tuple((k, _text(v)) for k, v in values.items())
+        self.values = tuple((k, _text(k, v)) for k, v in values.items())
 
     def kconfig_symbols(self) -> list[str]:
         return [k for k, _ in self.values]
@@ -41,7 +43,10 @@ class Options(Derivation):
         return {"options": dict(self.values)}
 
 
-def _text(value: Any) -> str:
-    if isinstance(value, bool):
+def _text(option: str, value: Any) -> str:
+    if isinstance(value, bool):  # `KALLSYMS: true` reads as y here
         return "y" if value else "n"
-    return str(value)
+    try:
+        return option_value(value)
+    except ValueError as e:
+        raise ValueError(f"{option}: {e}") from None

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..core.errors import ConfigError, KqualError
+from ..core.textfile import read_text
 
 _SET = re.compile(r"^CONFIG_(\w+)=(.*)$")
 _NOT_SET = re.compile(r"^# CONFIG_(\w+) is not set\s*$")
@@ -37,15 +38,42 @@ class Request:
         return f"CONFIG_{self.name}={self.value}"
 
 
+_VALUE = re.compile(r'y|n|m|-?\d+|0x[0-9a-fA-F]+|"(?:[^"\\]|\\.)*"')
+_LOOKS_NOT_SET = re.compile(r"^#\s*CONFIG_\w+\s+is\s+(?:not\s+)?set")
+
+
 def parse_fragment(path: Path) -> list[Request]:
-    """Parse a fragment; anything that is neither an option nor a comment is an error."""
-    requests = []
-    for n, raw in enumerate(Path(path).read_text().splitlines(), 1):
+    """Parse a fragment; anything that is neither an option nor a comment is an
+    error, and so is a line Kconfig would take otherwise than it reads: a value
+    it does not know, an option set twice, an unset line not written its way."""
+    requests: list[Request] = []
+    first: dict[str, int] = {}
+    for n, raw in enumerate(read_text(Path(path)).splitlines(), 1):
         line = raw.strip()
         if m := _NOT_SET.match(line):
-            requests.append(Request(m[1], "n", Path(path), n))
+            req = Request(m[1], "n", Path(path), n)
         elif m := _SET.match(line):
-            requests.append(Request(m[1], m[2], Path(path), n))
+            req = Request(m[1], m[2], Path(path), n)
+            if not m[2]:
+                raise ConfigError(
+                    path,
+                    n,
+                    f"CONFIG_{m[1]} has no value: to unset it, write '# CONFIG_{m[1]} is not set'",
+                )
+            if not _VALUE.fullmatch(m[2]):
+                raise ConfigError(
+                    path,
+                    n,
+                    f'CONFIG_{m[1]}={m[2]}: a value is y, n, m, a number or a "quoted '
+                    'string" (lower case, nothing after it)',
+                )
+        elif _LOOKS_NOT_SET.match(line):
+            raise ConfigError(
+                path,
+                n,
+                f"{raw.strip()!r} is read as a comment: write '# CONFIG_NAME is not set' "
+                "exactly (one space after '#') to unset an option",
+            )
         elif line and not line.startswith("#"):
             raise ConfigError(
                 path,
@@ -53,6 +81,14 @@ def parse_fragment(path: Path) -> list[Request]:
                 f"not a Kconfig line: {raw!r} (expected CONFIG_NAME=value or "
                 "'# CONFIG_NAME is not set')",
             )
+        else:
+            continue
+        if req.name in first:
+            raise ConfigError(
+                path, n, f"CONFIG_{req.name} is set again (first on line {first[req.name]})"
+            )
+        first[req.name] = n
+        requests.append(req)
     return requests
 
 

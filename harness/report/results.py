@@ -50,8 +50,17 @@ class CandidateRecord:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> CandidateRecord:
+        """The record; ValueError when a field does not have its type (a damaged or
+        edited file must not read as a verdict)."""
+        raw_steps = data.get("steps") or {}
+        if not isinstance(raw_steps, dict) or not isinstance(data.get("run_id", ""), str):
+            raise ValueError("'steps' must be a mapping and 'run_id' a string")
+        for key, kinds in _TYPES.items():
+            value = data.get(key)
+            if value is not None and (not isinstance(value, kinds) or isinstance(value, bool)):
+                raise ValueError(f"{key!r} is {value!r}, not of its type")
         steps = {}
-        for name, raw in (data.get("steps") or {}).items():
+        for name, raw in raw_steps.items():
             try:
                 steps[StepName(name)] = Outcome(bool(raw["ok"]), str(raw.get("detail", "")))
             except (ValueError, KeyError, TypeError):
@@ -72,17 +81,35 @@ class CandidateRecord:
         )
 
 
+# The types of the record's typed fields, as JSON gives them.
+_TYPES: dict[str, type | tuple[type, ...]] = {
+    "linux_axf_bytes": int,
+    "shell_ready_ms": (int, float),
+    "guest_shell_ready_ms": (int, float),
+    "sections": dict,
+    "locality": dict,
+    "skipped": str,
+    "reachable_pruned": dict,
+}
+
+
 def _read(folder: Path) -> dict[str, Any]:
     try:
         text = (folder / "result.json").read_text()
-    except OSError:
+    except (OSError, UnicodeDecodeError):
         return {}
     return jsonfile.loads("result", text) or {}
 
 
 def read_record(folder: Path) -> CandidateRecord | None:
+    """The record, or None when there is none or it is damaged."""
     data = _read(folder)
-    return CandidateRecord.from_json(data) if data else None
+    if not data:
+        return None
+    try:
+        return CandidateRecord.from_json(data)
+    except ValueError:
+        return None
 
 
 class Records:

@@ -180,6 +180,7 @@ def load_cycles(
                 f"cycle '{name}': the first candidate is the baseline "
                 "and cannot derive from another",
             )
+        _check_search_section(cycle, path, raw, line, selectors)
         raw_candidates = raw.get("candidates") or []
         for i, c in enumerate(cycle.candidates):
             raw_c = raw_candidates[i] if i < len(raw_candidates) else {}
@@ -196,11 +197,14 @@ def load_cycles(
                     f"cycle '{name}': candidate '{c.name}' derives "
                     f"from '{c.base}', which is not listed before it",
                 )
-            for frag in c.fragments:
+            raw_frags = raw_c.get("fragments") if isinstance(raw_c, dict) else None
+            frag_lines = getattr(raw_frags, "item_lines", [])
+            for k, frag in enumerate(c.fragments):
                 if not resolve(frag).is_file():
-                    raise ConfigError(path, line, f"cycle '{name}': fragment {frag} not found")
+                    at = frag_lines[k] if k < len(frag_lines) else item_lines[i]
+                    raise ConfigError(path, at, f"{where}: fragment {frag} not found")
             _check_once(cycle, c, where)
-        _check_search(cycle, path, raw, line, selectors)
+        _check_search_result(cycle, path, raw, line, item_lines)
         for key in ("trim_rules", "syscall_keep"):
             if not resolve(getattr(cycle, key)).is_file():
                 raise ConfigError(
@@ -246,20 +250,13 @@ def _check_selectors(
                 )
 
 
-def _check_search(
+def _check_search_section(
     cycle: CycleDef, path: Path, raw: Any, line: int | None, selectors: Collection[str] | None
 ) -> None:
-    uses = [c.name for c in cycle.candidates if any(d.carries_search for d in c.derivations)]
-    where = raw.key_lines.get("search", line) if hasattr(raw, "key_lines") else line
+    """The `search:` section on its own: its base, knobs file and selector."""
     if cycle.search is None:
-        if uses:
-            raise ConfigError(
-                path,
-                line,
-                f"cycle '{cycle.name}': candidate '{uses[0]}' derives 'search', "
-                "but the cycle has no 'search:' section (from, knobs, trials)",
-            )
         return
+    where = raw.key_lines.get("search", line) if hasattr(raw, "key_lines") else line
     names = [c.name for c in cycle.candidates]
     if cycle.search.base not in names:
         raise ConfigError(
@@ -279,13 +276,51 @@ def _check_search(
             f"cycle '{cycle.name}': search selector '{cycle.search.selector}' is "
             f"not a selector of configs/rules/trace.yaml (known: {', '.join(selectors)})",
         )
-    if not uses:
+
+
+def _check_search_result(
+    cycle: CycleDef, path: Path, raw: Any, line: int | None, item_lines: list[int]
+) -> None:
+    """The candidate that carries the search's result stands on the search's base:
+    the trials were measured there, and it must not be that base itself."""
+    carriers = [
+        (i, c)
+        for i, c in enumerate(cycle.candidates)
+        if any(d.carries_search for d in c.derivations)
+    ]
+    where = raw.key_lines.get("search", line) if hasattr(raw, "key_lines") else line
+    if cycle.search is None:
+        if carriers:
+            raise ConfigError(
+                path,
+                line,
+                f"cycle '{cycle.name}': candidate '{carriers[0][1].name}' derives 'search', "
+                "but the cycle has no 'search:' section (from, knobs, trials)",
+            )
+        return
+    if not carriers:
         raise ConfigError(
             path,
             where,
             f"cycle '{cycle.name}' has a search but no candidate derives "
             "'search' to carry its result",
         )
+    for i, c in carriers:
+        if cycle.search.base == c.name:
+            raise ConfigError(
+                path,
+                where,
+                f"cycle '{cycle.name}': the search runs from '{c.name}', the candidate that "
+                "carries its result: search from the candidate it derives from",
+            )
+        if c.base != cycle.search.base:
+            raise ConfigError(
+                path,
+                item_lines[i],
+                f"cycle '{cycle.name}': '{c.name}' carries the result of a search run from "
+                f"'{cycle.search.base}', but derives from '{c.base}': the trials were "
+                f"measured on '{cycle.search.base}'; derive it from there",
+            )
 
 
 # The pytest parameters every cycle gives its candidates; derivations add theirs.

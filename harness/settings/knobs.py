@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from ..core.errors import ConfigError
-from .change import Change, ChangeSource, valid_option
+from .change import Change, ChangeSource, option_value, valid_option
 from .schema import LocatedList, bind, load_yaml
 
 
@@ -25,17 +25,10 @@ class _KnobsFile:
 
 
 def _value(path: Path, line: int | None, option: str, value: Any) -> str:
-    if isinstance(value, bool):
-        raise ConfigError(
-            path, line, f"{option}: write y or n, not {value!r} (YAML reads yes/no as booleans)"
-        )
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, str) and value in ("y", "n", "m"):
-        return value
-    if isinstance(value, str) and value:
-        return value if value.startswith('"') else f'"{value}"'
-    raise ConfigError(path, line, f"{option}: value {value!r} is not y, n, a number or a string")
+    try:
+        return option_value(value)
+    except ValueError as e:
+        raise ConfigError(path, line, f"{option}: {e}") from None
 
 
 def load_knobs(path: Path, symbols: Collection[str] | None = None) -> list[Change]:

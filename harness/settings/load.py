@@ -7,6 +7,7 @@ turns the ConfigError raised here into a usage error (exit status 4).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -72,7 +73,14 @@ def read_settings(
     if icount_boots < 1:
         raise ConfigError("--icount-boots", None, f"must be at least 1, not {icount_boots}")
     target = read_target(target_path)
-    load_spec(target.initramfs_spec)
+    spec = load_spec(target.initramfs_spec)
+    if "/init" not in spec.paths and not re.search(r"(^|\s)rdinit=", target.kernel.cmdline):
+        raise ConfigError(
+            target.initramfs_spec,
+            None,
+            "nothing in it is /init, which the kernel runs from an initramfs: add a link "
+            "'/init: /bin/busybox', or name another with rdinit= in kernel.cmdline",
+        )
     trace_yaml = configs / TRACE_SELECTORS.relative_to(CONFIGS)
     selectors = load_selectors(trace_yaml)
     cycles = load_cycles(
@@ -107,6 +115,7 @@ def check_settings(settings: Settings) -> None:
     resolve_names(entries, settings.keep_extra, "--keep-syscall")
     for cycle in cycles.values():
         load_keep(resolve(cycle.syscall_keep), entries)
+        load_rules(resolve(cycle.trim_rules), facts.symbols)
         if cycle.search is not None:
             load_knobs(resolve(cycle.search.knobs), facts.symbols)
     _check_fragments(target, cycles, facts.symbols)

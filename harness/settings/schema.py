@@ -131,6 +131,14 @@ def _convert(tp: Any, value: Any, path: Path, key: str, line: int | None) -> Any
         if not isinstance(value, dict):
             raise ConfigError(path, line, f"'{key}' must be a mapping")
         klines = getattr(value, "key_lines", {})
+        for k in value:
+            if args[0] is str and not isinstance(k, str):
+                raise ConfigError(
+                    path,
+                    klines.get(k, line),
+                    f"'{key}': key {k!r} is read as {_type_name(type(k))}; a key here is a "
+                    f'name: quote it ("{k}") or start it with a letter',
+                )
         return {
             _convert(args[0], k, path, key, klines.get(k, line)): _convert(
                 args[1], v, path, f"{key}.{k}", klines.get(k, line)

@@ -25,7 +25,7 @@ class Step:
     label: str
     command: str
     expect: str
-    exit_status: int | None = field(default=0, metadata={"min": 0})
+    exit_status: int | None = field(default=0, metadata={"min": 0, "max": 255})
     timeout_s: float | None = field(default=None, metadata={"above": 0})
     line: int = field(default=0, compare=False)
 

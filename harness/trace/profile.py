@@ -28,7 +28,7 @@ def profile_key(
         image_fingerprint=built.fingerprint.digest,
         workload_sha256=workload.sha256,
         selector=name,
-        selector_spec=json.dumps(selector.__dict__, sort_keys=True),
+        selector_spec=json.dumps(selector.definition, sort_keys=True),
         analysis_code=analysis_code_digest(),
     )
 

@@ -51,6 +51,7 @@ def _image_span(elf: ELFFile) -> tuple[int, int]:
 class SymbolTable:
     def __init__(self, functions: list[Function], image: tuple[int, int] = (0, 0)) -> None:
         self.image = image  # what the vmlinux loads: [start, end)
+        self.source: Path | None = None  # the file it was read from
         # One function per start address: of aliases, the sized one wins.
         best: dict[int, Function] = {}
         for f in functions:
@@ -109,7 +110,9 @@ class SymbolTable:
             name = strtab[name_at : strtab.index(b"\0", name_at)].decode(errors="replace")
             section = sections[shndx] if 0 < shndx < len(sections) else ""
             funcs.append(Function(name, value & ~1, size, section))
-        return cls(funcs, image)
+        table = cls(funcs, image)
+        table.source = vmlinux
+        return table
 
     def lookup_many(self, pcs: list[int]) -> list[Function | None]:
         """The function holding each pc (a size-0 symbol reaches to the next one), or None."""
@@ -124,5 +127,9 @@ class SymbolTable:
     def address(self, name: str) -> int:
         f = self.by_name.get(name)
         if f is None:
-            raise KqualError(f"symbol '{name}' not found in vmlinux")
+            where = self.source or "vmlinux"
+            raise KqualError(
+                f"symbol '{name}' not found in {where}: is it this kernel's vmlinux "
+                "(not linux.axf, Image or another build's)?"
+            )
         return f.start
