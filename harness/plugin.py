@@ -30,7 +30,7 @@ from .core.errors import CandidateSkipped, KqualError
 from .core.paths import ROOT, cache_dir, check_output_folders, resolve
 from .core.progress import set_writer
 from .settings.files import CYCLES, WORKLOAD
-from .settings.load import Settings, check_settings, read_settings
+from .settings.load import Settings, check_settings, cycles_reached, read_settings
 from .settings.target import default_target_path, target_path
 
 DEFAULT_WORKLOAD = str(WORKLOAD.relative_to(ROOT))
@@ -332,10 +332,13 @@ def _cycle_tests_collected(config: pytest.Config) -> bool:
 class Session:
     """Settings, candidate parameters and test order for the tests this process runs."""
 
-    def __init__(self, config: pytest.Config, settings: Settings, checked: bool) -> None:
+    def __init__(
+        self, config: pytest.Config, settings: Settings, checked: bool, reached: set[str]
+    ) -> None:
         self.config = config
         self._settings = settings
         self._checked = checked
+        self._reached = reached  # the cycles -k can select: their inputs are checked
         self._params: dict[str, list[tuple[str, str]]] | None = None
         self.collected_cycles = False  # did this process collect a candidate's test?
 
@@ -372,11 +375,12 @@ class Session:
                 **({"profile_cache": resolve(profile_cache)} if profile_cache else {})
             )
             checked = _cycle_tests_collected(config)
+            reached = cycles_reached(config.option.keyword or "", settings.cycles)
             if checked:
-                check_settings(settings)
+                check_settings(settings, reached)
         except KqualError as e:
             raise pytest.UsageError(str(e)) from None
-        return cls(config, settings, checked)
+        return cls(config, settings, checked, reached)
 
     @property
     def inputs(self) -> Settings:
@@ -386,7 +390,7 @@ class Session:
     def check(self) -> None:
         """Check the inputs against the tools and the kernel, once."""
         if not self._checked:
-            check_settings(self._settings)
+            check_settings(self._settings, self._reached)
             self._checked = True
 
     @property

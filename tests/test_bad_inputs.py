@@ -23,6 +23,7 @@ from pathlib import Path
 import pytest
 
 from harness.core.errors import ConfigError, KqualError
+from harness.core.paths import cache_dir
 from harness.kernel.source import source_facts, source_fingerprint, source_mentions
 from harness.plugin import missing_tool, require_tools
 from harness.settings.load import check_settings, read_settings
@@ -1308,3 +1309,17 @@ def test_a_k_that_selects_nothing_names_the_cycles(tmp_path):
     )
     assert out.returncode == 5, out.stdout + out.stderr
     assert "kqual: -k 'syscal_prune' selects no test; the cycles are: syscall_prune" in out.stdout
+
+
+@pytest.mark.needs("qemu", "cross", "kernel")
+def test_a_knob_the_older_kernel_lacks_stops_only_the_cycle_that_reads_it(tmp_path):
+    """On 6.1, SLUB_TINY (6.2) is no option: size_search is refused by name, while
+    syscall_prune, which reads no knob, collects."""
+    if not Path("/usr/src/linux-source-6.1.tar.xz").is_file():
+        pytest.skip("linux-source-6.1 is not installed")
+    common = ["-o", "kqual_require_tools=true", "--target", "an385-linux-6.1", "test_cycles"]
+    shared = {"KQUAL_CACHE": str(cache_dir())}  # the 6.1 tree's facts, found once
+    out = pytest_run(tmp_path, *common, "-k", "size_search", **shared)
+    assert out.returncode == 4 and "knobs.yaml:" in out.stderr and "SLUB_TINY" in out.stderr
+    out = pytest_run(tmp_path, *common, "-k", "syscall_prune", **shared)
+    assert out.returncode == 0, out.stdout + out.stderr

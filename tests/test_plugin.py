@@ -191,3 +191,16 @@ def test_inputs_meet_the_tools_only_when_cycle_tests_are_collected(args, collect
         getini=lambda name: [ROOT / "test_cycles"],
     )
     assert _cycle_tests_collected(config) is collected  # type: ignore[arg-type]
+
+
+def test_k_reaches_the_cycles_it_names_and_a_test_name_reaches_all():
+    """Whose kernel-bound inputs a run checks: a knob only a newer kernel has must
+    not stop `-k syscall_prune` on an older one."""
+    from harness.settings.load import cycles_reached
+
+    names = ["syscall_prune", "size_search", "pgo"]
+    assert cycles_reached("syscall_prune", names) == {"syscall_prune"}
+    assert cycles_reached("not pgo", names) == {"syscall_prune", "size_search"}
+    assert cycles_reached("syscall_prune and baseline", names) == {"syscall_prune"}
+    assert cycles_reached("test_builds", names) == set(names)  # a test's name: every cycle
+    assert cycles_reached("", names) == set(names)
