@@ -247,7 +247,7 @@ def missing_tool(tool: str) -> str | None:
         raise pytest.UsageError(f"needs({tool!r}): the tools are {', '.join(TOOLS)}")
     defaults = _default_board()
     if tool == "kernel":
-        tarball = defaults.source_tarball
+        tarball = defaults.kernel_source
         return None if tarball.exists() else f"the kernel source {tarball} is not there"
     program = {
         "qemu": defaults.qemu.binary,

@@ -292,7 +292,7 @@ TARGET = [
         "target-source-a-folder",
         "target.yaml",
         sub("source: /usr/src/linux-source-6.12.tar.xz", "source: /usr/src"),
-        r"'kernel.source': /usr/src is a folder",
+        r"'kernel.source': the folder /usr/src is no Linux source tree \(no Makefile\)",
         "target.yaml",
     ),
     Case(
@@ -1126,13 +1126,13 @@ def table_cache(tmp_path_factory):
     if missing_tool("kernel"):
         return cache  # the cases that need the kernel's facts are skipped
     target = read_target(ROOT / "configs" / "boards" / "an385.yaml")
-    facts = source_facts(target.source_tarball, target.kernel_patches)
+    facts = source_facts(target.kernel_source, target.kernel_patches)
     # The dfilter names the corpus uses, looked up once (each answer is cached).
-    source_mentions(target.source_tarball, target.kernel_patches, {"vector_swi", "vector_swy"})
+    source_mentions(target.kernel_source, target.kernel_patches, {"vector_swi", "vector_swy"})
     folder = (
         cache
         / "kernel-facts"
-        / source_fingerprint(target.source_tarball, target.kernel_patches).short
+        / source_fingerprint(target.kernel_source, target.kernel_patches).short
     )
     shutil.copytree(facts.syscall_table.parent, folder)
     return cache

@@ -18,7 +18,7 @@ def _facts(cache: str) -> tuple[int, int]:
     os.environ["KQUAL_CACHE"] = cache
     os.environ["KQUAL_WORK"] = os.path.join(cache, "work")  # no prepared tree: the tarball
     target = read_target(default_target_path())
-    facts = source_facts(target.source_tarball, target.kernel_patches)
+    facts = source_facts(target.kernel_source, target.kernel_patches)
     return len(facts.symbols), len(facts.syscall_table.read_text().splitlines())
 
 

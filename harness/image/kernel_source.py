@@ -1,4 +1,5 @@
-"""The kernel source tree: extracted once, patched, shared read-only.
+"""The kernel source tree: extracted (or copied from a folder) once, patched,
+shared read-only.
 
 Every candidate builds out of tree (O=) from the same tree, so extracting and
 patching happen once per (tarball, patch series). A file lock lets parallel
@@ -17,7 +18,13 @@ from filelock import FileLock
 from ..core.fingerprint import Fingerprint
 from ..core.progress import say
 from ..core.runner import run_logged
-from ..kernel.source import SYSCALL_TABLE, kernel_version, source_fingerprint, source_stage
+from ..kernel.source import (
+    SYSCALL_TABLE,
+    kernel_version,
+    source_fingerprint,
+    source_stage,
+    source_timestamp,
+)
 from ..settings.target import Target
 from .patches import apply_series
 
@@ -39,7 +46,7 @@ _prepared: dict[str, KernelSource] = {}
 
 def prepare_source(target: Target, log_dir: Path) -> KernelSource:
     """The extracted, patched tree; checked once per process."""
-    fp = source_fingerprint(target.source_tarball, target.kernel_patches)
+    fp = source_fingerprint(target.kernel_source, target.kernel_patches)
     if fp.digest in _prepared and (_prepared[fp.digest].tree / "Makefile").exists():
         return _prepared[fp.digest]
     stage = source_stage(fp)
@@ -50,20 +57,31 @@ def prepare_source(target: Target, log_dir: Path) -> KernelSource:
             if tree.exists():
                 subprocess.run(["chmod", "-R", "u+w", tree], check=False)
                 shutil.rmtree(tree)
-            tmp = root / "extract"
-            shutil.rmtree(tmp, ignore_errors=True)
-            tmp.mkdir(parents=True)
             log = log_dir / "kernel-source.log"
-            say(f"extracting {target.source_tarball}")
-            run_logged(["tar", "-xf", target.source_tarball, "-C", tmp], log, "extract kernel")
-            (top,) = [p for p in tmp.iterdir() if p.is_dir()]
-            top.rename(tree)
-            tmp.rmdir()
+            source = target.kernel_source
+            if source.is_dir():
+                # The user's tree is never written: our patches go into a copy.
+                say(f"copying {source} to {tree}: the patches apply to this copy only")
+                tree.mkdir(parents=True)
+                run_logged(
+                    ["rsync", "-a", "--exclude=/.git", f"{source}/", f"{tree}/"],
+                    log,
+                    "copy kernel",
+                )
+            else:
+                tmp = root / "extract"
+                shutil.rmtree(tmp, ignore_errors=True)
+                tmp.mkdir(parents=True)
+                say(f"extracting {source}")
+                run_logged(["tar", "-xf", source, "-C", tmp], log, "extract kernel")
+                (top,) = [p for p in tmp.iterdir() if p.is_dir()]
+                top.rename(tree)
+                tmp.rmdir()
             apply_series(target.kernel_patches, tree, log, "patch kernel")
             # Read-only, so no build can write into the shared tree by mistake.
             subprocess.run(["chmod", "-R", "a-w", tree], check=True)
             stage.done()
     _prepared[fp.digest] = KernelSource(
-        tree, kernel_version(tree), fp, int(target.source_tarball.stat().st_mtime)
+        tree, kernel_version(tree), fp, source_timestamp(target.kernel_source)
     )
     return _prepared[fp.digest]

@@ -7,6 +7,7 @@ from the tarball, and are cached, keyed like the tree.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import shutil
@@ -17,7 +18,7 @@ from pathlib import Path
 from filelock import FileLock
 
 from ..core.errors import KqualError
-from ..core.fingerprint import Fingerprint
+from ..core.fingerprint import Fingerprint, sha256_file
 from ..core.paths import cache_dir, work_dir
 from ..core.runner import require_tool
 from ..core.stage import Stage
@@ -33,13 +34,58 @@ DTS = f"arch/{ARCH}/boot/dts"
 FACT_FILES = ("syscall.tbl", "symbols.txt", "defconfigs.txt", "dtbs.txt")
 
 
-def source_fingerprint(tarball: Path, patches: Path) -> Fingerprint:
-    """What the extracted, patched tree is made of: the tarball and the patch series."""
-    st = tarball.stat()
+def source_fingerprint(source: Path, patches: Path) -> Fingerprint:
+    """What the patched tree is made of: the tarball (or the folder's content) and
+    the patch series."""
     fp = Fingerprint()
-    fp.parts["tarball"] = f"{tarball.name}:{st.st_size}:{st.st_mtime_ns}"
+    if source.is_dir():
+        fp.parts["folder"] = folder_identity(source)
+    else:
+        st = source.stat()
+        fp.parts["tarball"] = f"{source.name}:{st.st_size}:{st.st_mtime_ns}"
     fp.add_tree("kernel-patches", patches)
     return fp
+
+
+def folder_identity(folder: Path) -> str:
+    """A digest of a source folder's content. A git checkout: its commit, the diff of
+    a dirty tree and the untracked files (by content). Any other folder: every
+    file's path, size and modification time (reading 1 GB of sources at each
+    start would cost more than it tells)."""
+    h = hashlib.sha256()
+    git = _git(folder, "rev-parse", "--show-toplevel")
+    if git is not None and Path(git.decode().strip()).resolve() == folder.resolve():
+        h.update(b"git\0" + (_git(folder, "rev-parse", "HEAD") or b"no commit"))
+        h.update(_git(folder, "diff", "HEAD", "--binary") or b"")
+        others = _git(folder, "ls-files", "--others", "--exclude-standard", "-z") or b""
+        for entry in sorted(n for n in others.split(b"\0") if n):
+            untracked = folder / entry.decode(errors="replace")
+            h.update(entry + b"\0" + sha256_file(untracked).encode())
+        return "git:" + h.hexdigest()
+    for root, dirs, files in os.walk(folder):
+        dirs.sort()
+        for name in sorted(files):
+            path = Path(root, name)
+            st = path.lstat()
+            rel = path.relative_to(folder).as_posix()
+            h.update(f"{rel}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+    return "files:" + h.hexdigest()
+
+
+def _git(folder: Path, *args: str) -> bytes | None:
+    if shutil.which("git") is None:
+        return None
+    out = subprocess.run(["git", "-C", str(folder), *args], capture_output=True)
+    return out.stdout if out.returncode == 0 else None
+
+
+def source_timestamp(source: Path) -> int:
+    """The build date stamped into the kernel: the tarball's time, a checkout's
+    commit time, or the folder's Makefile's."""
+    if source.is_dir():
+        when = _git(source, "log", "-1", "--format=%ct")
+        return int(when) if when and when.strip() else int((source / "Makefile").stat().st_mtime)
+    return int(source.stat().st_mtime)
 
 
 def kernel_version(tree: Path) -> str:
@@ -84,9 +130,7 @@ def source_facts(tarball: Path, patches: Path) -> SourceFacts:
         # One process fills it; the others, started at once, wait and read it.
         with FileLock(str(cached) + ".lock"):
             if not complete():
-                stage = source_stage(fp)
-                tree = stage.folder / "tree" if stage.up_to_date() else None
-                _store_facts(tarball, tree, cached)
+                _store_facts(tarball, _readable_tree(tarball, fp), cached)
 
     def words(name: str) -> frozenset[str]:
         return frozenset((cached / name).read_text().split())
@@ -110,14 +154,21 @@ def source_mentions(tarball: Path, patches: Path, names: set[str]) -> set[str]:
         with FileLock(str(folder) + ".lock"):
             unknown = [n for n in unknown if not (folder / n).exists()]
             if unknown:
-                stage = source_stage(fp)
-                tree = stage.folder / "tree" if stage.up_to_date() else None
-                found = _grep_words(tarball, tree, unknown)
+                found = _grep_words(tarball, _readable_tree(tarball, fp), unknown)
                 for n in unknown:
                     tmp = folder / f".{n}.{os.getpid()}.tmp"
                     tmp.write_text("1\n" if n in found else "0\n")
                     os.replace(tmp, folder / n)
     return {n for n in names if (folder / n).read_text() == "1\n"}
+
+
+def _readable_tree(source: Path, fp: Fingerprint) -> Path | None:
+    """A tree to read facts from without extracting: the folder given, or the
+    prepared tree of a tarball (None: read the tarball)."""
+    if source.is_dir():
+        return source
+    stage = source_stage(fp)
+    return stage.folder / "tree" if stage.up_to_date() else None
 
 
 def _grep_words(tarball: Path, tree: Path | None, names: list[str]) -> set[str]:

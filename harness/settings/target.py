@@ -92,7 +92,8 @@ class Target:
 
     # Resolved paths, relative ones taken from the checkout.
     @property
-    def source_tarball(self) -> Path:
+    def kernel_source(self) -> Path:
+        """The kernel source: a tarball, or a folder (a git checkout or not)."""
         return resolve(self.kernel.source)
 
     @property
@@ -314,16 +315,24 @@ def check_target(target: Target) -> None:
     """What a target file names that must be installed: the kernel source, and the
     QEMU that knows its machine and CPU."""
     path, data = target.path, target.source
-    source = target.source_tarball
+    source = target.kernel_source
     where = _line(data, "kernel.source")
     if not source.exists():
         raise ConfigError(
             path, where, f"'kernel.source': kernel source tarball {source} does not exist"
         )
     if source.is_dir():
-        raise ConfigError(
-            path, where, f"'kernel.source': {source} is a folder; give the source tarball"
-        )
+        missing = [
+            f for f in ("Makefile", "arch/arm/tools/syscall.tbl") if not (source / f).is_file()
+        ]
+        if missing:
+            raise ConfigError(
+                path,
+                where,
+                f"'kernel.source': the folder {source} is no Linux source tree (no "
+                f"{missing[0]}); give the top of a kernel tree, or its tarball",
+            )
+        return _check_qemu(target)
     if not _is_tarball(source):
         raise ConfigError(
             path,
@@ -331,6 +340,11 @@ def check_target(target: Target) -> None:
             f"'kernel.source': {source} is not a tar archive (such as "
             "/usr/src/linux-source-6.12.tar.xz)",
         )
+    _check_qemu(target)
+
+
+def _check_qemu(target: Target) -> None:
+    path, data = target.path, target.source
     machines, cpus = qemu_choices(target.qemu.binary)
     for key, value, known in (
         ("qemu.machine", target.qemu.machine, machines),
