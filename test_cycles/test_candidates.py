@@ -82,7 +82,8 @@ def test_pruned_syscall_notice(cycle_runners, aggressive_candidate, record_prope
     # A second probe in the same step: both notices are that step's, the next
     # step is clean.
     second = next((n for n in PROBES if n in risky and n != probe), None)
-    command = PROBES[probe] + (f"; {PROBES[second]}" if second else "")
+    # The probes share paths under /tmp: clear them between the two.
+    command = PROBES[probe] + (f"; rm -rf /tmp/kqa /tmp/kqb; {PROBES[second]}" if second else "")
     session = runner.live(name)
     try:
         with pytest.raises(BootFailure) as info:
