@@ -47,7 +47,7 @@ def test_relative_path_is_rejected(write):
         ("dirs: [/tmp/../escape]\n", r"i.yaml:1: dirs entry '/tmp/../escape'"),
         ("dirs: [/my dir]\n", "without blanks"),
         ("busybox: bin/busybox\n", r"i.yaml:1: 'busybox' 'bin/busybox'"),
-        ("links:\n  /init: busybox\n", r"i.yaml:2: link /init -> 'busybox'"),
+        ("links:\n  /init: bin/ busybox\n", r"i.yaml:2: link /init -> 'bin/ busybox'"),
         (
             "nodes:\n  - {path: /dev/x, type: c, major: -1, minor: 0}\n",
             "'nodes\\[0\\].major' must be at least 0",

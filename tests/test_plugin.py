@@ -203,4 +203,7 @@ def test_k_reaches_the_cycles_it_names_and_a_test_name_reaches_all():
     assert cycles_reached("not pgo", names) == {"syscall_prune", "size_search"}
     assert cycles_reached("syscall_prune and baseline", names) == {"syscall_prune"}
     assert cycles_reached("test_builds", names) == set(names)  # a test's name: every cycle
+    assert cycles_reached("not test_builds", names) == set(names)  # true or false: any
+    assert cycles_reached("syscall_prune and not test_builds", names) == {"syscall_prune"}
+    assert cycles_reached("syscall_prune and", names) == set(names)  # pytest says why
     assert cycles_reached("", names) == set(names)

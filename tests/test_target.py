@@ -101,7 +101,9 @@ def test_targets_by_name_and_path(tmp_path):
     own = tmp_path / "mine.yaml"
     own.write_text("x")
     assert target_path(str(own)) == own
-    with pytest.raises(ConfigError, match=r"no target 'an999' \(known: an385, an386\)"):
+    with pytest.raises(
+        ConfigError, match=r"no target 'an999' \(known: an385-linux-6.1, an385, an386\)"
+    ):
         target_path("an999")
 
 

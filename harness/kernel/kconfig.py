@@ -38,7 +38,9 @@ class Request:
         return f"CONFIG_{self.name}={self.value}"
 
 
-_VALUE = re.compile(r'y|n|m|-?\d+|0x[0-9a-fA-F]+|"(?:[^"\\]|\\.)*"')
+CONFIG_VALUE = re.compile(  # a .config value: y, n, m, a number or a quoted string
+    r'y|n|m|-?\d+|0x[0-9a-fA-F]+|"(?:[^"\\]|\\.)*"'
+)
 _LOOKS_NOT_SET = re.compile(r"^#\s*CONFIG_\w+\s+is\s+(?:not\s+)?set")
 
 
@@ -60,7 +62,7 @@ def parse_fragment(path: Path) -> list[Request]:
                     n,
                     f"CONFIG_{m[1]} has no value: to unset it, write '# CONFIG_{m[1]} is not set'",
                 )
-            if not _VALUE.fullmatch(m[2]):
+            if not CONFIG_VALUE.fullmatch(m[2]):
                 raise ConfigError(
                     path,
                     n,

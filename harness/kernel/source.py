@@ -13,6 +13,7 @@ import re
 import shutil
 import subprocess
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 from filelock import FileLock
@@ -39,7 +40,7 @@ def source_fingerprint(source: Path, patches: Path) -> Fingerprint:
     the patch series."""
     fp = Fingerprint()
     if source.is_dir():
-        fp.parts["folder"] = folder_identity(source)
+        fp.parts["folder"] = _identity_once(source.resolve())
     else:
         st = source.stat()
         fp.parts["tarball"] = f"{source.name}:{st.st_size}:{st.st_mtime_ns}"
@@ -53,10 +54,11 @@ def folder_identity(folder: Path) -> str:
     file's path, size and modification time (reading 1 GB of sources at each
     start would cost more than it tells)."""
     h = hashlib.sha256()
-    git = _git(folder, "rev-parse", "--show-toplevel")
-    if git is not None and Path(git.decode().strip()).resolve() == folder.resolve():
+    if _is_checkout(folder):
         h.update(b"git\0" + (_git(folder, "rev-parse", "HEAD") or b"no commit"))
-        h.update(_git(folder, "diff", "HEAD", "--binary") or b"")
+        # diff-index reads the index and writes nothing (`git diff` would refresh
+        # the index of a tree whose file times moved: a write into the folder).
+        h.update(_git(folder, "diff-index", "-p", "--binary", "HEAD") or b"")
         others = _git(folder, "ls-files", "--others", "--exclude-standard", "-z") or b""
         for entry in sorted(n for n in others.split(b"\0") if n):
             untracked = folder / entry.decode(errors="replace")
@@ -72,6 +74,19 @@ def folder_identity(folder: Path) -> str:
     return "files:" + h.hexdigest()
 
 
+@cache
+def _identity_once(folder: Path) -> str:
+    """A run reads the tree's identity once: it is asked at every stage check, and a
+    tree changed under a running build is not supported anyway."""
+    return folder_identity(folder)
+
+
+def _is_checkout(folder: Path) -> bool:
+    """The folder is the top of a git checkout (not a folder inside another's)."""
+    top = _git(folder, "rev-parse", "--show-toplevel")
+    return top is not None and Path(top.decode().strip()).resolve() == folder.resolve()
+
+
 def _git(folder: Path, *args: str) -> bytes | None:
     if shutil.which("git") is None:
         return None
@@ -83,7 +98,7 @@ def source_timestamp(source: Path) -> int:
     """The build date stamped into the kernel: the tarball's time, a checkout's
     commit time, or the folder's Makefile's."""
     if source.is_dir():
-        when = _git(source, "log", "-1", "--format=%ct")
+        when = _git(source, "log", "-1", "--format=%ct") if _is_checkout(source) else None
         return int(when) if when and when.strip() else int((source / "Makefile").stat().st_mtime)
     return int(source.stat().st_mtime)
 

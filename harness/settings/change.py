@@ -8,6 +8,8 @@ import re
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from ..kernel.kconfig import CONFIG_VALUE
+
 _OPTION = re.compile(r"^[A-Z0-9_]+$")
 
 
@@ -65,9 +67,6 @@ def valid_option(name: str) -> bool:
     return bool(_OPTION.match(name)) and not name.startswith("CONFIG_")
 
 
-_CONFIG_VALUE = re.compile(r'y|n|m|-?\d+|0x[0-9a-fA-F]+|"(?:[^"\\]|\\.)*"')
-
-
 def option_value(value: object) -> str:
     """A value from YAML as .config writes it: y, n, m, a number, or a quoted
     string. ValueError says what is wrong (the caller names file and line)."""
@@ -75,10 +74,11 @@ def option_value(value: object) -> str:
         raise ValueError(f"write y or n, not {value!r} (YAML reads yes/no as booleans)")
     if isinstance(value, int):
         return str(value)
-    if isinstance(value, str) and _CONFIG_VALUE.fullmatch(value):
+    if isinstance(value, str) and CONFIG_VALUE.fullmatch(value):
         return value  # as .config writes it already (a search's change passes so)
     if isinstance(value, str) and value in ("Y", "N", "M"):
         raise ValueError(f"write {value.lower()}, not {value} (Kconfig takes y, n and m only)")
     if isinstance(value, str) and value.strip():
-        return value if value.startswith('"') and value.endswith('"') else f'"{value}"'
+        escaped = value.replace("\\", "\\\\").replace('"', '\\"')
+        return f'"{escaped}"'
     raise ValueError(f"value {value!r} is not y, n, m, a number or a string")

@@ -100,7 +100,10 @@ def load_spec(path: Path) -> InitramfsSpec:
     links = data.get("links") or {}
     for name, to in spec.links.items():
         check_path(name, "link", _line(links, name))
-        check_path(to, f"link {name} ->", _line(links, name))
+        if not to or re.search(r"\s", to):  # a link's target may be relative
+            raise ConfigError(
+                path, _line(links, name), f"link {name} -> {to!r}: a target without blanks"
+            )
     files = data.get("files") or {}
     for name in spec.files:
         check_path(name, "file", _line(files, name))

@@ -165,18 +165,28 @@ def _fragments(target: Target, cycles: dict[str, CycleDef]) -> list[Path]:
 
 
 def cycles_reached(keyword: str, names: Collection[str]) -> set[str]:
-    """The cycles a pytest -k expression can select. A word of it that is part of
-    a cycle's name speaks of cycles; any other word (a test's name) of all."""
+    """The cycles a pytest -k expression can select. A word that is part of a cycle's
+    name speaks of cycles; any other word (a test's name) may be true or false, so
+    a cycle counts when either makes the expression true. A -k pytest cannot read
+    reaches every cycle (pytest itself then says what is wrong with it)."""
     from _pytest.mark.expression import Expression  # pytest's own -k grammar
 
     if not keyword.strip():
         return set(names)
-    expr = Expression.compile(keyword)
+    try:
+        expr = Expression.compile(keyword)
+    except Exception:  # noqa: BLE001 - pytest reports a bad -k in its own words
+        return set(names)
 
     def reached(name: str) -> bool:
-        def match(word: str, /, **_: str | int | bool | None) -> bool:
-            return word in name or not any(word in other for other in names)
+        def matcher(other_words: bool):
+            def match(word: str, /, **_: str | int | bool | None) -> bool:
+                if any(word in n for n in names):
+                    return word in name
+                return other_words
 
-        return bool(expr.evaluate(match))
+            return match
+
+        return any(bool(expr.evaluate(matcher(v))) for v in (True, False))
 
     return {n for n in names if reached(n)}

@@ -266,14 +266,14 @@ def _check_values(target: Target, path: Path, data: Any) -> None:
     value the wrapper's `movs` cannot load, a DTB inside the kernel's RAM, a list
     item that holds two arguments."""
     mem = target.memory
-    for key, value in (
-        ("memory.initial_sp", mem.initial_sp),
-        ("memory.dtb_address", mem.dtb_address),
-        ("memory.ram_base", mem.ram_base),
-        ("memory.ram_base + memory.ram_size", mem.ram_base + mem.ram_size),
-        ("uart.base", target.uart.base),
+    for key, value, top in (
+        ("memory.initial_sp", mem.initial_sp, 1 << 32),  # the stack grows down from it
+        ("memory.dtb_address", mem.dtb_address, (1 << 32) - 1),
+        ("memory.ram_base", mem.ram_base, (1 << 32) - 1),
+        ("memory.ram_base + memory.ram_size", mem.ram_base + mem.ram_size, 1 << 32),
+        ("uart.base", target.uart.base, (1 << 32) - 1),
     ):
-        if not 0 <= value <= 1 << 32:
+        if not 0 <= value <= top:
             raise ConfigError(
                 path, _line(data, key.split(" ")[0]), f"'{key}' {value:#x} is not a 32-bit address"
             )
@@ -332,6 +332,16 @@ def check_target(target: Target) -> None:
                 f"'kernel.source': the folder {source} is no Linux source tree (no "
                 f"{missing[0]}); give the top of a kernel tree, or its tarball",
             )
+        built = [f for f in (".config", "include/config") if (source / f).exists()]
+        if built:
+            raise ConfigError(
+                path,
+                where,
+                f"'kernel.source': {source} was configured in place ({built[0]}), and "
+                "kqual builds out of tree (O=), which make refuses then: run "
+                "'make mrproper' in it, or give a clean copy",
+            )
+        require_tool("rsync")  # the copy our patches apply to
         return _check_qemu(target)
     if not _is_tarball(source):
         raise ConfigError(

@@ -43,12 +43,12 @@ FOREIGN_SHARE = 0.01
 
 
 def check_same_image(trace: Path, raw: RawTrace, symtab: SymbolTable) -> None:
-    """The trace ran this vmlinux: its blocks inside the image start in its functions.
+    """The trace ran this vmlinux: its blocks inside its text start in its functions.
 
     A trace of another build runs code where this one has data, padding or
     nothing: such blocks give it away, unless both happen to share layout.
     """
-    lo, hi = symtab.image
+    lo, hi = symtab.text_span
     inside = [(pc, n) for pc, n in raw.pc_hits.items() if lo <= pc < hi]
     found = symtab.lookup_many([pc for pc, _ in inside])
     foreign = [(pc, n) for (pc, n), f in zip(inside, found, strict=True) if f is None]
@@ -57,7 +57,7 @@ def check_same_image(trace: Path, raw: RawTrace, symtab: SymbolTable) -> None:
     if foreign and ran > FOREIGN_SHARE * total:
         raise TraceError(
             f"{trace} does not come from this vmlinux: {ran} of its {total} blocks inside "
-            f"the image ({lo:#x}..{hi:#x}) start in no function of it (first at "
+            f"its text ({lo:#x}..{hi:#x}) start in no function of it (first at "
             f"{foreign[0][0]:#x}). Give the vmlinux of the image that was traced"
         )
 

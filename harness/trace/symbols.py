@@ -14,7 +14,6 @@ from elftools.elf.sections import SymbolTableSection
 from ..core.errors import KqualError
 
 STT_FUNC = 2
-SHF_ALLOC = 0x2
 _ELF32_SYM = (
     ("name", "u4"),
     ("value", "u4"),
@@ -38,19 +37,8 @@ class Function:
         return self.section.startswith((".init", ".exit"))
 
 
-def _image_span(elf: ELFFile) -> tuple[int, int]:
-    """[lowest, highest) address of what the image loads (its SHF_ALLOC sections)."""
-    spans = [
-        (s["sh_addr"], s["sh_addr"] + s["sh_size"])
-        for s in elf.iter_sections()
-        if s["sh_flags"] & SHF_ALLOC and s["sh_size"] and s["sh_addr"]
-    ]
-    return (min(a for a, _ in spans), max(b for _, b in spans)) if spans else (0, 0)
-
-
 class SymbolTable:
-    def __init__(self, functions: list[Function], image: tuple[int, int] = (0, 0)) -> None:
-        self.image = image  # what the vmlinux loads: [start, end)
+    def __init__(self, functions: list[Function]) -> None:
         self.source: Path | None = None  # the file it was read from
         # One function per start address: of aliases, the sized one wins.
         best: dict[int, Function] = {}
@@ -86,7 +74,6 @@ class SymbolTable:
                 sections = [s.name for s in elf.iter_sections()]
                 strtab = elf.get_section(symtab["sh_link"]).data()
                 data = symtab.data()
-                image = _image_span(elf)
             except (ELFError, struct.error, ValueError) as e:
                 raise KqualError(
                     f"{vmlinux} is not an ELF file or is cut short ({e}): give the whole vmlinux"
@@ -110,9 +97,18 @@ class SymbolTable:
             name = strtab[name_at : strtab.index(b"\0", name_at)].decode(errors="replace")
             section = sections[shndx] if 0 < shndx < len(sections) else ""
             funcs.append(Function(name, value & ~1, size, section))
-        table = cls(funcs, image)
+        table = cls(funcs)
         table.source = vmlinux
         return table
+
+    @property
+    def text_span(self) -> tuple[int, int]:
+        """[first, last) address of the functions that stay after boot: .init is
+        freed, and on a nommu kernel user programs may then run from its pages."""
+        kept = [f for f in self.functions if not f.is_init]
+        if not kept:
+            return (0, 0)
+        return min(f.start for f in kept), max(f.start + f.size for f in kept)
 
     def lookup_many(self, pcs: list[int]) -> list[Function | None]:
         """The function holding each pc (a size-0 symbol reaches to the next one), or None."""
