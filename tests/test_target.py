@@ -58,7 +58,7 @@ def test_wrong_type_names_key(target_copy):
 
 def test_missing_fragment_names_its_index(target_copy):
     edit(target_copy, "configs/kernel/boot.config]", "nowhere.config]")
-    with pytest.raises(ConfigError, match=r"kernel.fragments\[1\].*not found"):
+    with pytest.raises(ConfigError, match=r"kernel.fragments\[2\].*not found"):
         read_target(target_copy)
 
 
