@@ -1212,12 +1212,17 @@ def test_bad_input(case, configs, tmp_path, table_cache, pytestconfig):
     assert sorted(table_cache.rglob("*")) == cached_before
 
 
-def pytest_run(tmp_path: Path, *args: str, **more_env: str) -> subprocess.CompletedProcess:
+def pytest_run(
+    tmp_path: Path, *args: str, cwd: Path = ROOT, collect: bool = True, **more_env: str
+) -> subprocess.CompletedProcess:
+    """pytest in `cwd` (--collect-only -q unless `collect` is false), its work folder
+    under tmp_path."""
     env = dict(os.environ, KQUAL_WORK=str(tmp_path / "work"), PYTHONDONTWRITEBYTECODE="1")
     env |= more_env
+    mode = ["--collect-only", "-q"] if collect else []
     return subprocess.run(
-        [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider", *args],
-        cwd=ROOT,
+        [sys.executable, "-m", "pytest", *mode, "-p", "no:cacheprovider", *args],
+        cwd=cwd,
         env=env,
         capture_output=True,
         text=True,
@@ -1283,14 +1288,7 @@ def test_a_missing_cycles_file_with_cycle_tests_present_is_a_usage_error(tmp_pat
     (project / "test_cycles").mkdir(parents=True)
     (project / "test_cycles" / "test_x.py").write_text("def test_x():\n    pass\n")
     (project / "pytest.ini").write_text("[pytest]\nkqual_cycle_tests = test_cycles\n")
-    out = subprocess.run(
-        [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider"],
-        cwd=project,
-        env=dict(os.environ, KQUAL_WORK=str(tmp_path / "work")),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    out = pytest_run(tmp_path, cwd=project)
     assert out.returncode == 4, out.stdout + out.stderr
     assert "configs/cycles.yaml: file not found" in out.stderr and "test_cycles" in out.stderr
     assert "Traceback" not in out.stdout + out.stderr
@@ -1313,15 +1311,8 @@ def test_an_output_folder_that_is_a_file_is_a_usage_error(tmp_path, where):
 
 def test_a_k_that_selects_nothing_names_the_cycles(tmp_path):
     """pytest exits 5 (nothing ran); the line after says what -k could have meant."""
-    out = subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-k", "syscal_prune"]
-        + ["tests/test_workload.py"],  # no cycle test: no tool needed
-        cwd=ROOT,
-        env=dict(os.environ, KQUAL_WORK=str(tmp_path / "work")),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    # No cycle test among them: no tool needed.
+    out = pytest_run(tmp_path, "-k", "syscal_prune", "tests/test_workload.py", collect=False)
     assert out.returncode == 5, out.stdout + out.stderr
     assert "kqual: -k 'syscal_prune' selects no test; the cycles are: syscall_prune" in out.stdout
 
