@@ -251,7 +251,7 @@ def missing_tool(tool: str) -> str | None:
         return None if tarball.exists() else f"the kernel source {tarball} is not there"
     program = {
         "qemu": defaults.qemu.binary,
-        "cross": defaults.toolchain_prefix + "gcc",
+        "cross": defaults.cross + "gcc",
         "dtc": "fdtput",
     }[tool]
     return None if shutil.which(program) else f"{program} is not installed"

@@ -136,7 +136,7 @@ def test_summary_bloat_is_the_kernels_bloat_o_meter(
     base, mine = runner.built(runner.cycle.baseline), runner.built(name)
     tree = prepare_source(target, mine.results).tree
     script = subprocess.run(
-        [sys.executable, tree / "scripts" / "bloat-o-meter", "-p", target.toolchain_prefix]
+        [sys.executable, tree / "scripts" / "bloat-o-meter", "-p", target.cross]
         + [base.results / "vmlinux", mine.results / "vmlinux"],
         capture_output=True,
         text=True,

@@ -169,6 +169,16 @@ TARGET = [
         "nosuch-gcc",
     ),
     Case(
+        "target-toolchain-folder-missing",
+        "target.yaml",
+        sub(
+            "toolchain_prefix: arm-none-eabi-", "toolchain_prefix: /nonexistent/bin/arm-none-eabi-"
+        ),
+        "'toolchain_prefix' '/nonexistent/bin/arm-none-eabi-': /nonexistent/bin/arm-none-eabi-gcc "
+        "does not exist or is not executable",
+        "target.yaml",
+    ),
+    Case(
         "target-no-tarball",
         "target.yaml",
         sub("source: /usr/src/linux-source-6.12.tar.xz", "source: /nonexistent/linux.tar.xz"),

@@ -114,7 +114,7 @@ def wrap(
     (out_dir / "wrapper.ld").write_text(
         WRAPPER_LD.format(dtb_address=mem.dtb_address, load=mem.load_address)
     )
-    prefix = target.toolchain_prefix
+    prefix = target.cross
     obj = out_dir / "wrapper.o"
     axf = out_dir / "linux.axf"
     run_logged(

@@ -50,14 +50,14 @@ class KernelBuild:
 def make_args(
     target: Target, source: KernelSource, folder: Path, extra: Sequence[str] = ()
 ) -> list[str]:
-    cc = target.toolchain_prefix + "gcc"
+    cc = target.cross + "gcc"
     args = [
         "make",
         "-C",
         str(source.tree),
         f"O={folder}",
         f"ARCH={ARCH}",
-        f"CROSS_COMPILE={target.toolchain_prefix}",
+        f"CROSS_COMPILE={target.cross}",
         f"-j{build_jobs()}",
     ]
     if shutil.which("ccache"):
@@ -92,8 +92,7 @@ def kernel_fingerprint(
     fp.add_text("make-extra", " ".join(make_extra))
     if text_order:  # only ordered builds carry it: the others keep their keys
         fp.add_text("text-order", text_order)
-    fp.parts["tool:gcc"] = Fingerprint().add_tool(target.toolchain_prefix + "gcc").digest
-    fp.parts["tool:ld"] = Fingerprint().add_tool(target.toolchain_prefix + "ld").digest
+    fp.add("toolchain", target.toolchain.fingerprint)
     fp.add_code("image.kernel_build", follow=("image", "kernel"))
     return fp
 

@@ -60,7 +60,6 @@ class Initramfs:
 
 
 def userspace_fingerprint(target: Target, source: KernelSource) -> Fingerprint:
-    gcc = target.toolchain_prefix + "gcc"
     fp = Fingerprint()
     for pkg in ("musl", "busybox"):
         fp.add_file(f"debsrc:{pkg}", debsrc.dsc_path(pkg))
@@ -68,13 +67,13 @@ def userspace_fingerprint(target: Target, source: KernelSource) -> Fingerprint:
     fp.add_file("busybox-config", target.busybox_config)
     fp.add_text("cflags", " ".join(target.cpu_cflags + target.userspace.cflags))
     fp.add("kernel-headers", source.fingerprint)
-    fp.add_tool(gcc)
+    fp.add("toolchain", target.toolchain.fingerprint)
     fp.add_code("image.userspace", follow=("image", "kernel"))
     return fp
 
 
 def _wrapper_script(target: Target, sysroot: Path) -> str:
-    gcc = target.toolchain_prefix + "gcc"
+    gcc = target.cross + "gcc"
     cpu = " ".join(target.cpu_cflags)
     libgcc = capture([gcc, *target.cpu_cflags, "-print-libgcc-file-name"]).strip()
     gccinc = capture([gcc, "-print-file-name=include"]).strip()
@@ -139,7 +138,7 @@ def _build_userspace(target: Target, source: KernelSource, log_dir: Path, root: 
     log = log_dir / "userspace.log"
     log.unlink(missing_ok=True)
     jobs = str(build_jobs())
-    prefix = target.toolchain_prefix
+    prefix = target.cross
     cflags = " ".join(target.cpu_cflags + ["-fPIE", "-fno-short-enums"] + target.userspace.cflags)
 
     run_logged(

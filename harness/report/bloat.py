@@ -67,6 +67,6 @@ def bloat_tool(target: Target) -> Callable[[Path, Path], Bloat]:
         return prepare_source(target, cycle_dir(target.name, "")).tree
 
     def run(old: Path, new: Path) -> Bloat:
-        return bloat_o_meter(tree(), old, new, target.toolchain_prefix)
+        return bloat_o_meter(tree(), old, new, target.cross)
 
     return run

@@ -159,7 +159,7 @@ class SizeSearch:
             KbuildMap.from_tree(source.tree, ARCH),
             SymbolTable.from_vmlinux(base.results / "vmlinux"),
             hits,
-            target.toolchain_prefix,
+            target.cross,
         )
         config = base_config_of(base.results)
         required = required_options(target.fragment_paths)

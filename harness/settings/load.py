@@ -14,7 +14,6 @@ from pathlib import Path
 
 from ..core.errors import ConfigError
 from ..core.paths import resolve
-from ..core.runner import require_tool
 from ..kernel.kconfig import parse_fragment
 from ..kernel.source import source_facts, source_mentions
 from ..kernel.syscall_table import parse_syscall_table
@@ -110,7 +109,6 @@ def check_settings(settings: Settings, only: Collection[str] | None = None) -> N
     target = settings.target
     cycles = {n: c for n, c in settings.cycles.items() if only is None or n in only}
     check_target(target)
-    require_tool(target.toolchain_prefix + "gcc")
     check_debug_items(settings.selectors, settings.trace_yaml, qemu_debug_items(target.qemu.binary))
     facts = source_facts(target.kernel_source, target.kernel_patches)
     names = dfilter_names(settings.selectors)

@@ -21,6 +21,7 @@ from ..core.paths import resolve
 from ..core.runner import require_tool
 from .files import BOARDS
 from .schema import Located, bind, load_yaml
+from .toolchain import Toolchain, cross_prefix, target_toolchain
 
 
 # No field has a default here: the board files hold every value, and a board
@@ -95,6 +96,18 @@ class Target:
     def kernel_source(self) -> Path:
         """The kernel source: a tarball, or a folder (a git checkout or not)."""
         return resolve(self.kernel.source)
+
+    @property
+    def cross(self) -> str:
+        """The toolchain prefix as CROSS_COMPILE takes it (a folder made absolute)."""
+        return cross_prefix(self.toolchain_prefix)
+
+    @property
+    def toolchain(self) -> Toolchain:
+        """The compiler of `toolchain_prefix`, found and checked once."""
+        return target_toolchain(
+            self.toolchain_prefix, self.qemu.cpu, self.path, _line(self.source, "toolchain_prefix")
+        )
 
     @property
     def fragment_paths(self) -> list[Path]:
@@ -312,8 +325,8 @@ def _check_values(target: Target, path: Path, data: Any) -> None:
 
 
 def check_target(target: Target) -> None:
-    """What a target file names that must be installed: the kernel source, and the
-    QEMU that knows its machine and CPU."""
+    """What a target file names that must be installed: the toolchain, the kernel
+    source, and the QEMU that knows its machine and CPU."""
     path, data = target.path, target.source
     source = target.kernel_source
     where = _line(data, "kernel.source")
@@ -342,15 +355,17 @@ def check_target(target: Target) -> None:
                 "'make mrproper' in it, or give a clean copy",
             )
         require_tool("rsync")  # the copy our patches apply to
-        return _check_qemu(target)
-    if not _is_tarball(source):
+    elif not _is_tarball(source):
         raise ConfigError(
             path,
             where,
             f"'kernel.source': {source} is not a tar archive (such as "
             "/usr/src/linux-source-6.12.tar.xz)",
         )
-    _check_qemu(target)
+    _check_qemu(target)  # before the compiler: QEMU's message names near CPUs
+    target_toolchain(
+        target.toolchain_prefix, target.qemu.cpu, path, _line(data, "toolchain_prefix")
+    )
 
 
 def _check_qemu(target: Target) -> None:
