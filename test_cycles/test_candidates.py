@@ -153,3 +153,18 @@ def test_summary_bloat_is_the_kernels_bloat_o_meter(
     (mine_decision,) = [d for d in decisions if d.candidate == name]
     assert mine_decision.bloat == script.stdout.splitlines()[0]
     assert mine_decision.top_symbol_deltas == ours.deltas[:10]
+
+
+def test_the_build_record_says_which_kernel_patches_applied(cycle_runners, target):
+    """Our tree takes the whole series; the record (and so the summary) says so."""
+    from harness.report.results import read_record
+    from harness.settings.patches import read_series
+
+    runner = next(iter(cycle_runners.values()))
+    built = runner.built(runner.cycle.baseline)
+    record = read_record(built.results)
+    assert record is not None
+    patches = record.get("kernel_patches")
+    assert patches["applied"] == [e.path.name for e in read_series(target.kernel_patches)]
+    assert patches["lost"] == [] and runner.source().has("user_fault_signal")
+    assert record.get("kernel_version") == runner.source().version

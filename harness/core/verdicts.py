@@ -35,6 +35,7 @@ class Reason(StrEnum):
     NOT_RUN = "not_run"  # a required step has no outcome in this run: no selection
     # A derivation decided its candidate is not worth building.
     NOT_CONCENTRATED = "not_concentrated"  # order: the profile is too flat to order
+    PATCH_NOT_APPLIED = "patch_not_applied"  # the kernel tree lacks what it needs
 
 
 # The decision when a required step failed.

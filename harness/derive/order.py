@@ -56,6 +56,11 @@ class Order(Derivation):
         return [n for n in text.split() if n]
 
     def skip(self, ctx: Context) -> Skip | None:
+        if not ctx.source().has("text_order"):
+            return Skip(
+                Reason.PATCH_NOT_APPLIED,
+                "the kernel tree lacks the text-order include (patch 0002 did not apply)",
+            )
         if not self.opts.get("require_concentration", True):
             return None
         c = self._profile(ctx).profile().concentration

@@ -66,7 +66,7 @@ class PruneSyscalls(Derivation):
                 ctx.env.keep_extra,
                 reachable={nr: scan.functions_calling(nr) for nr in scan.numbers},
                 keep_reachable=self.keep_reachable,
-                entry_point=PRUNED if cycle.pruned_notice else NI,
+                entry_point=pruned_entry_point(cycle.pruned_notice, ctx.source()),
             )
         return ctx.memo[key]
 
@@ -108,3 +108,10 @@ class PruneSyscalls(Derivation):
         if at_risk:
             return "prunes syscalls the userspace can call: " + ", ".join(sorted(at_risk))
         return None
+
+
+def pruned_entry_point(notice: bool, source: Any) -> str:
+    """Where pruned entries point: our notice, unless the cycle turned it off or
+    patch 0001 did not apply to this tree (then the kernel's own sys_ni_syscall;
+    the source stage said so)."""
+    return PRUNED if notice and source.has("pruned_notice") else NI

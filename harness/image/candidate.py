@@ -137,6 +137,7 @@ def build_candidate(target: Target, spec: CandidateSpec) -> BuiltCandidate:
         "cycle": spec.cycle,
         "image_fingerprint": image_fp.digest,
         "kernel_version": source.version,
+        "kernel_patches": source.patch_facts,
         "linux_axf_bytes": axf_bytes,
         "image_bytes": (out / "Image").stat().st_size,
         "initramfs_bytes": _initramfs_bytes(kernel.folder),

@@ -10,6 +10,7 @@ import shutil
 from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
 from ..core import jsonfile
 from ..core.verdicts import STEP_FAILURE, Reason, StepName
@@ -174,7 +175,16 @@ def build_summary(
         coverage=_coverage(root, run_id),
         safety_cost=_safety_cost(decisions),
         search=_search(root, run_id),
+        kernel=_kernel(root / cycle.baseline),
     )
+
+
+def _kernel(folder: Path) -> dict[str, Any] | None:
+    """The baseline build's tree: version and patches (None before they were kept)."""
+    record = read_record(folder)
+    if record is None or record.get("kernel_version") is None:
+        return None
+    return {"version": record.get("kernel_version"), "patches": record.get("kernel_patches")}
 
 
 def _search(root: Path, run_id: str) -> dict | None:

@@ -48,6 +48,8 @@ class Summary:
     safety_cost: list[str] = field(default_factory=list)
     search: dict[str, Any] | None = None  # search.json of this run, with its table
     charts: list[str] = field(default_factory=list)
+    # The baseline's tree: its version, and which of the kernel patches applied.
+    kernel: dict[str, Any] | None = None
 
     def as_json(self) -> dict[str, Any]:
         data = {f.name: getattr(self, f.name) for f in fields(self)}
@@ -85,6 +87,7 @@ def render(summary: Summary) -> str:
             + "".join(f"{_fmt(s.get(k), ','):>10}" for k in SECTION_COLUMNS)
             + f"{_fmt(d.shell_ready_ms, '.0f'):>10}{_fmt(d.guest_shell_ready_ms, '.3f'):>10}"
         )
+    lines += _kernel_lines(summary.kernel)
     lines += ["", f"{'candidate':<{w}}{'decision':<26}detail"]
     for name, d in cands.items():
         lines.append(f"{name:<{w}}{d.reason:<26}{d.detail}")
@@ -135,3 +138,15 @@ def render(summary: Summary) -> str:
                 for n, old, new, delta in d.top_symbol_deltas
             ]
     return "\n".join(lines) + "\n"
+
+
+def _kernel_lines(kernel: dict[str, Any] | None) -> list[str]:
+    """Which of our patches the tree took, and what each one left out costs."""
+    if not kernel:
+        return []
+    patches = kernel.get("patches") or {}
+    applied = ", ".join(patches.get("applied") or []) or "none"
+    lines = ["", f"kernel {kernel.get('version', '?')}: patches applied: {applied}"]
+    for lost in patches.get("lost") or []:
+        lines.append(f"  not applied: {lost['patch']} ({lost['provides']}): {lost['lost']}")
+    return lines
