@@ -66,3 +66,34 @@ def test_the_thumb_build_of_the_same_source_scans(tmp_path, capsys):
     assert main([str(out), "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["complete"] and [s["number"] for s in data["syscalls"]] == [1, 4]
+
+
+@pytest.mark.needs("cross")
+def test_in_an_initramfs_a_binary_the_scanner_cannot_read_blocks_pruning_by_name(tmp_path):
+    """A user's root filesystem may hold an ELF of another architecture, or one cut
+    short: the scan goes on, is incomplete, and the safe prune names the binary."""
+    from harness.derive.prune import incomplete_scan
+    from harness.scan.syscalls import UNREADABLE, scan
+
+    src = tmp_path / "t.S"
+    src.write_text(SRC.replace(".syntax unified", ".syntax unified\n    .thumb\n    .thumb_func"))
+    arm_src = tmp_path / "a.S"
+    arm_src.write_text(SRC)
+    good, a32, cut = tmp_path / "good", tmp_path / "a32", tmp_path / "cut"
+    thumb = ["-mthumb", "-mcpu=cortex-m3", "-nostdlib"]
+    subprocess.run(["arm-none-eabi-gcc", *thumb, "-o", good, src], check=True)
+    subprocess.run(["arm-none-eabi-gcc", "-marm", "-nostdlib", "-o", a32, arm_src], check=True)
+    cut.write_bytes(good.read_bytes()[:200])
+    labels = ["/bin/good", "/usr/bin/a32", "/usr/bin/cut"]
+    with pytest.raises(Exception, match="ARM \\(A32\\) code"):
+        scan([good, a32, cut], labels)  # `kqual syscalls` on a file: refused
+    result = scan([good, a32, cut], labels, unreadable_blocks=True)
+    assert not result.complete and result.numbers == {1, 4}  # the good one still counts
+    unread = {u.binary: u.why for u in result.unresolved if u.function == UNREADABLE}
+    assert set(unread) == {"/usr/bin/a32", "/usr/bin/cut"}
+    assert "ARM (A32) code" in unread["/usr/bin/a32"]
+    assert "cut short or damaged" in unread["/usr/bin/cut"]
+    assert [b.path for b in result.binaries] == labels
+    message = incomplete_scan(result)
+    assert "/usr/bin/a32 not scanned:" in message and "/usr/bin/cut not scanned:" in message
+    assert "pruning could remove a call it needs" in message

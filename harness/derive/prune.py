@@ -17,6 +17,7 @@ from ..core.paths import resolve
 from ..core.publish import write_if_changed
 from ..core.verdicts import StepName
 from ..kernel.syscall_table import NI, PRUNED, syscall_names
+from ..scan.syscalls import UNREADABLE, ScanResult
 from ..settings.derivation import Context, Contribution, Derivation, register
 from ..settings.keep import load_keep
 from .syscall_prune import PruneResult, prune_table, report, systbl_override
@@ -52,12 +53,7 @@ class PruneSyscalls(Derivation):
         if key not in ctx.memo:
             scan = ctx.reachable()
             if not scan.complete and self.keep_reachable:
-                sites = ", ".join(f"{u.function}@{u.address}" for u in list(scan.unresolved)[:5])
-                raise KqualError(
-                    f"the userspace syscall scan is incomplete ({len(scan.unresolved)} "
-                    f"unresolved sites: {sites}); pruning could remove a call it needs. "
-                    "Run 'kqual syscalls' on the binaries to see them."
-                )
+                raise KqualError(incomplete_scan(scan))
             cycle = ctx.cycle
             ctx.memo[key] = prune_table(
                 ctx.syscall_table(),
@@ -115,3 +111,17 @@ def pruned_entry_point(notice: bool, source: Any) -> str:
     patch 0001 did not apply to this tree (then the kernel's own sys_ni_syscall;
     the source stage said so)."""
     return PRUNED if notice and source.has("pruned_notice") else NI
+
+
+def incomplete_scan(scan: ScanResult) -> str:
+    """Why a safe prune cannot run: the sites, and every binary not read at all."""
+    ordered = sorted(scan.unresolved, key=lambda u: (u.binary, u.address, u.function))
+    unread = [u for u in ordered if u.function == UNREADABLE]
+    sites = [u for u in ordered if u.function != UNREADABLE]
+    shown = ", ".join(f"{u.binary}:{u.function}@{u.address}" for u in sites[:5])
+    parts = [f"{len(sites)} unresolved sites: {shown}"] if sites else []
+    parts += [f"{u.binary} {u.why}" for u in unread]
+    return (
+        f"the userspace syscall scan is incomplete ({'; '.join(parts)}); pruning could "
+        "remove a call it needs. Run 'kqual syscalls' on the binaries to see them."
+    )

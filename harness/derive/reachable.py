@@ -66,7 +66,7 @@ def reachable_syscalls(userspace: Userspace, initramfs: Initramfs, cache: Path) 
             for _, local in elves
         ]
         say(f"syscall scan: {', '.join(dest for dest, _ in elves)}")
-        result = scan(files, [dest for dest, _ in elves])
+        result = scan(files, [dest for dest, _ in elves], unreadable_blocks=True)
         write_atomic(path, jsonfile.dumps("syscall-scan", result.as_json()))
     say(
         f"syscall scan: {len(result.numbers)} table syscalls reachable"

@@ -23,7 +23,7 @@ from ..core import jsonfile
 from ..core.errors import KqualError
 from ..core.fingerprint import sha256_file
 from ..kernel.syscall_table import syscall_names
-from .arm_image import Image, svc_instructions
+from .arm_image import Image, NotThumbElfError, svc_instructions
 from .thumb_flow import Function, analyze_image
 
 # ARM private syscalls (arch/arm/include/uapi/asm/unistd.h): not table entries.
@@ -224,11 +224,28 @@ class _BinaryScanner:
                         )
 
 
-def scan(paths: list[Path], labels: list[str] | None = None) -> ScanResult:
+UNREADABLE = "(whole binary)"  # the function of an Unresolved that stands for a binary
+
+
+def scan(
+    paths: list[Path], labels: list[str] | None = None, unreadable_blocks: bool = False
+) -> ScanResult:
+    """The syscalls `paths` can make. `unreadable_blocks`: a binary that cannot be
+    read as a Thumb program (another architecture, cut short) does not stop the
+    scan; it makes it incomplete, named, so nothing is pruned on its word."""
     result = ScanResult()
     for i, p in enumerate(paths):
         label = labels[i] if labels else None
-        result.binaries.append(_BinaryScanner(Path(p), result, label).scan())
+        try:
+            scanner = _BinaryScanner(Path(p), result, label)
+        except NotThumbElfError as e:
+            if not unreadable_blocks:
+                raise
+            name = label or str(p)
+            result.unresolved.add(Unresolved(name, UNREADABLE, "-", f"not scanned: {e}"))
+            result.binaries.append(BinaryScan(name, sha256_file(Path(p)), False, 0, 0, []))
+            continue
+        result.binaries.append(scanner.scan())
     return result
 
 
