@@ -11,6 +11,8 @@ import shlex
 from dataclasses import dataclass
 from enum import StrEnum
 
+from ..image.rootfs import READY_TAG
+
 
 class FailureKind(StrEnum):
     """A kernel failure that must end the boot at once, not a timeout."""
@@ -55,7 +57,8 @@ FAILURE_RE = re.compile(
 
 # printk timestamp at the start of a console line: "[    0.055450] ..."
 _STAMP = r"\[\s*(\d+)\.(\d{6})\]"
-GUEST_READY_TAG = "kqual: shell ready"
+# The line the userspace writes to /dev/kmsg as its login shell starts.
+GUEST_READY_TAG = READY_TAG.decode()
 
 
 @dataclass(frozen=True)

@@ -7,11 +7,14 @@ import os
 from pathlib import Path
 
 
-def write_atomic(path: Path, text: str) -> Path:
+def write_atomic(path: Path, text: str | bytes) -> Path:
     """Write `text` by rename: a reader (another worker) never sees half of it."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text)
+    if isinstance(text, bytes):
+        tmp.write_bytes(text)
+    else:
+        tmp.write_text(text)
     os.replace(tmp, path)
     return path
 
@@ -25,9 +28,14 @@ def write_by_content(folder: Path, name: str, text: str) -> Path:
     return write_if_changed(folder / f"{stem}-{digest}{dot}{suffix}", text)
 
 
-def write_if_changed(path: Path, text: str) -> Path:
-    """write_atomic, only when the text differs: an unchanged file keeps its mtime,
-    so kbuild rebuilds nothing."""
-    if not path.exists() or path.read_text() != text:
+def write_if_changed(path: Path, text: str | bytes) -> Path:
+    """write_atomic, only when the content differs: an unchanged file keeps its
+    mtime, so kbuild rebuilds nothing."""
+    old = (
+        (path.read_bytes() if isinstance(text, bytes) else path.read_text())
+        if path.exists()
+        else None
+    )
+    if old != text:
         write_atomic(path, text)
     return path

@@ -62,7 +62,7 @@ def reachable_syscalls(userspace: Userspace, initramfs: Initramfs, cache: Path) 
         if not elves:
             raise KqualError(f"{initramfs.list_path}: the initramfs installs no ELF binary")
         files = [
-            userspace.busybox_unstripped if local == userspace.busybox else local
+            (userspace.busybox_unstripped or local) if local == userspace.busybox else local
             for _, local in elves
         ]
         say(f"syscall scan: {', '.join(dest for dest, _ in elves)}")

@@ -37,17 +37,22 @@ from . import debsrc
 from .initramfs import render_list
 from .kernel_source import KernelSource
 from .patches import apply_series
+from .rootfs import PackedRootfs, pack_rootfs
 
 
 @dataclass(frozen=True)
 class Userspace:
-    busybox: Path
+    busybox: Path | None  # None: a user's root filesystem without BusyBox
     applets: list[str]
     fingerprint: Fingerprint
+    rootfs: PackedRootfs | None = None  # the user's root filesystem, packed as given
 
     @property
-    def busybox_unstripped(self) -> Path:
-        """The same code with its symbols, for function names in the syscall scan."""
+    def busybox_unstripped(self) -> Path | None:
+        """The same code with its symbols, for function names in the syscall scan
+        (a user's root filesystem is scanned as it ships)."""
+        if self.busybox is None or self.rootfs is not None:
+            return self.busybox
         return self.busybox.with_name("busybox.unstripped")
 
 
@@ -116,10 +121,15 @@ def check_static_pie(binary: Path) -> None:
 
 
 def build_userspace(target: Target, source: KernelSource, log_dir: Path) -> Userspace:
-    """Build once; a lock makes parallel workers and processes share the build."""
+    """Build once; a lock makes parallel workers and processes share the build.
+    A target with its own root filesystem builds nothing: it is packed as given."""
     root = work_dir() / "userspace" / target.name
     root.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(str(root) + ".lock"):
+        if target.rootfs is not None:
+            spec = load_spec(target.initramfs_spec, nodes_only=True)
+            packed = pack_rootfs(target.rootfs, spec, root / "rootfs")
+            return Userspace(packed.busybox, packed.applets, packed.fingerprint, packed)
         return _build_userspace(target, source, log_dir, root)
 
 
@@ -222,6 +232,10 @@ def write_initramfs(target: Target, userspace: Userspace) -> Initramfs:
     edit of the initramfs description repacks the initramfs without
     rebuilding musl and BusyBox.
     """
+    if userspace.rootfs is not None:  # packed with its nodes by build_userspace
+        fp = Fingerprint().add("rootfs", userspace.fingerprint).add_code("image.initramfs")
+        return Initramfs(userspace.rootfs.list_path, fp)
+    assert userspace.busybox is not None
     root = userspace.busybox.parent
     spec = load_spec(target.initramfs_spec)
     files = root / "rootfs-files"

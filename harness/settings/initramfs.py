@@ -55,12 +55,25 @@ def _line(node: Any, key: object = None, index: int | None = None) -> int | None
     return getattr(node, "line", None)
 
 
-def load_spec(path: Path) -> InitramfsSpec:
+def load_spec(path: Path, nodes_only: bool = False) -> InitramfsSpec:
+    """`nodes_only`: the target brings its own root filesystem, and this file
+    adds the device nodes to it (what a rootfs made without root cannot hold)."""
     data = load_yaml(path)
     if not isinstance(data, dict):
         raise ConfigError(
             path, getattr(data, "line", None), "expected a mapping (dirs, nodes, ...)"
         )
+    if nodes_only:
+        for key in data:
+            if key != "nodes":
+                raise ConfigError(
+                    path,
+                    _line(data, key),
+                    f"'{key}': the target names its own root filesystem (userspace.rootfs), "
+                    "which brings its files; this description may list only 'nodes'. "
+                    "Move it into the root filesystem, or point userspace.initramfs at a "
+                    "file of nodes",
+                )
     spec = bind(InitramfsSpec, data, path)
 
     def check_path(p: str, where: str, line: int | None) -> None:

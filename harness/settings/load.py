@@ -23,6 +23,7 @@ from .initramfs import load_spec
 from .keep import load_keep, resolve_names
 from .knobs import load_knobs
 from .patches import series
+from .rootfs import rootfs_entries
 from .selectors import (
     Selector,
     check_debug_items,
@@ -73,13 +74,18 @@ def read_settings(
     if icount_boots < 1:
         raise ConfigError("--icount-boots", None, f"must be at least 1, not {icount_boots}")
     target = read_target(target_path)
-    spec = load_spec(target.initramfs_spec)
-    if "/init" not in spec.paths and not re.search(r"(^|\s)rdinit=", target.kernel.cmdline):
+    spec = load_spec(target.initramfs_spec, nodes_only=target.rootfs is not None)
+    if target.rootfs is not None:
+        paths = {e.path for e in rootfs_entries(target.rootfs, None)}
+        where, fix = target.rootfs, "add /init to it"
+    else:
+        paths, where, fix = spec.paths, target.initramfs_spec, "add a link '/init: /bin/busybox'"
+    if "/init" not in paths and not re.search(r"(^|\s)rdinit=", target.kernel.cmdline):
         raise ConfigError(
-            target.initramfs_spec,
+            where,
             None,
-            "nothing in it is /init, which the kernel runs from an initramfs: add a link "
-            "'/init: /bin/busybox', or name another with rdinit= in kernel.cmdline",
+            f"nothing in it is /init, which the kernel runs from an initramfs: {fix}, "
+            "or name another with rdinit= in kernel.cmdline",
         )
     trace_yaml = configs / TRACE_SELECTORS.relative_to(CONFIGS)
     selectors = load_selectors(trace_yaml)

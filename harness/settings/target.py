@@ -75,6 +75,9 @@ class UserspaceSpec:
     initramfs: str
     musl_patches: str
     cflags: list[str]
+    # "" builds musl + BusyBox; else the user's root filesystem (a folder or a newc
+    # cpio), packed as given with the device nodes `initramfs` declares.
+    rootfs: str
 
 
 @dataclass
@@ -128,6 +131,11 @@ class Target:
     @property
     def initramfs_spec(self) -> Path:
         return resolve(self.userspace.initramfs)
+
+    @property
+    def rootfs(self) -> Path | None:
+        """The user's root filesystem, or None: kqual's own musl + BusyBox."""
+        return resolve(self.userspace.rootfs) if self.userspace.rootfs.strip() else None
 
     @property
     def cpu_cflags(self) -> list[str]:
@@ -255,6 +263,8 @@ def read_target(path: Path | None = None, _chain: list[Path] | None = None) -> T
         "userspace.busybox_config", target.busybox_config, "BusyBox config fragment", file=True
     )
     must_exist("userspace.initramfs", target.initramfs_spec, "initramfs description", file=True)
+    if target.rootfs is not None:
+        _check_rootfs(target.rootfs, path, _line(data, "userspace.rootfs"))
     _check_values(target, path, data)
     mem = target.memory
     if mem.dtb_address < 0x1000:
@@ -272,6 +282,39 @@ def read_target(path: Path | None = None, _chain: list[Path] | None = None) -> T
             f"{mem.ram_base:#x}+{mem.ram_size:#x}",
         )
     return target
+
+
+# Compressed archives the kernel could unpack but kqual cannot read to scan.
+_COMPRESSED = {b"\x1f\x8b": "gzip", b"\xfd7zXZ": "xz", b"BZh": "bzip2", b"\x28\xb5\x2f\xfd": "zstd"}
+
+
+def _check_rootfs(rootfs: Path, path: Path, line: int | None) -> None:
+    """A folder, or an uncompressed newc cpio: what kqual can read, scan and repack."""
+    if not rootfs.exists():
+        raise ConfigError(path, line, f"'userspace.rootfs': {rootfs} does not exist")
+    if rootfs.is_dir():
+        return
+    try:
+        with open(rootfs, "rb") as f:
+            head = f.read(6)
+    except OSError as e:
+        msg = f"'userspace.rootfs': cannot read {rootfs}: {e.strerror}"
+        raise ConfigError(path, line, msg) from None
+    for magic, kind in _COMPRESSED.items():
+        if head.startswith(magic):
+            raise ConfigError(
+                path,
+                line,
+                f"'userspace.rootfs': {rootfs} is {kind}-compressed; kqual reads every binary "
+                f"in it for the syscall scan: name the uncompressed cpio (or its folder)",
+            )
+    if head not in (b"070701", b"070702"):
+        raise ConfigError(
+            path,
+            line,
+            f"'userspace.rootfs': {rootfs} is neither a folder nor a newc cpio archive "
+            "(make one with: find . | cpio -o -H newc > rootfs.cpio)",
+        )
 
 
 def _check_values(target: Target, path: Path, data: Any) -> None:
