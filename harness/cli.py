@@ -4,6 +4,7 @@ kqual trace     analyse a QEMU trace against a vmlinux (python -m harness.trace)
 kqual syscalls  list the syscalls ARM binaries can make (python -m harness.syscall_scan)
 kqual report    render a cycle's summary again from the result records
 kqual targets   list the target files
+kqual init      write a starter project (target, cycles, workload) into a folder
 """
 
 from __future__ import annotations
@@ -12,12 +13,13 @@ import argparse
 import sys
 from pathlib import Path
 
+from . import init
 from .core.errors import KqualError
-from .core.paths import results_dir
+from .core.paths import PROJECT_MARK, is_project, resolve, results_dir, set_project
 from .report.selection import build_summary, damaged_records, runs
 from .report.summary import render
 from .scan import syscalls as syscall_scan
-from .settings.cycles import DEFAULT_CYCLES, load_cycles
+from .settings.cycles import load_cycles
 from .settings.target import TARGETS, default_target_path, read_target
 from .trace import cli as trace
 
@@ -31,13 +33,16 @@ def report(argv: list[str]) -> int:
     ap.add_argument(
         "results", type=Path, nargs="?", default=None, help="default: results/<default target>/"
     )
-    ap.add_argument("--cycles", type=Path, default=DEFAULT_CYCLES, help="the cycles file")
+    ap.add_argument(
+        "--cycles", type=Path, default=None, help="the cycles file (default: the project's)"
+    )
     ap.add_argument("--cycle", default=None, help="only this cycle")
     args = ap.parse_args(argv)
     root = args.results or results_dir() / read_target(default_target_path()).name
     if not root.is_dir():
         print(f"error: {root} is not a results folder", file=sys.stderr)
         return 2
+    args.cycles = args.cycles or resolve(PROJECT_MARK)
     cycles = load_cycles(args.cycles)
     if root.name in cycles and not args.cycle:  # a cycle's own folder was given
         root, args.cycle = root.parent, root.name
@@ -84,6 +89,7 @@ COMMANDS = {
     "syscalls": syscall_scan.main,
     "report": report,
     "targets": targets,
+    "init": init.main,
 }
 
 
@@ -93,6 +99,7 @@ def main(argv: list[str] | None = None) -> int:
         print(__doc__.strip())
         return 0 if argv else 2
     command, rest = argv[0], argv[1:]
+    set_project(Path.cwd() if is_project(Path.cwd()) else None)
     if command not in COMMANDS:
         print(
             f"kqual: unknown command '{command}' (one of: {', '.join(COMMANDS)})", file=sys.stderr

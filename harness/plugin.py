@@ -27,7 +27,7 @@ from typing import Any
 import pytest
 
 from .core.errors import CandidateSkipped, KqualError
-from .core.paths import ROOT, cache_dir, check_output_folders, resolve
+from .core.paths import ROOT, cache_dir, check_output_folders, is_project, resolve, set_project
 from .core.progress import set_writer
 from .settings.files import CYCLES, WORKLOAD
 from .settings.load import Settings, check_settings, cycles_reached, read_settings
@@ -195,6 +195,8 @@ def pytest_configure(config: pytest.Config) -> None:
     )
     if config.option.help or config.option.version:
         return
+    # A folder of a user's (kqual init): its inputs, its work/ and results/.
+    set_project(config.rootpath if is_project(config.rootpath) else None)
     workerinput: dict[str, Any] | None = getattr(config, "workerinput", None)
     if workerinput is None:
         config.stash[RUN] = RunState.new(config.getoption("--search-budget"))

@@ -1,8 +1,9 @@
 """Where kqual reads its inputs and writes its outputs.
 
-Everything generated lives under two ignored folders of the checkout, which
-environment variables can move: KQUAL_WORK (sources, builds, caches) and
-KQUAL_RESULTS (per-run artifacts people and CI read).
+Everything generated lives under two folders of the project (the checkout,
+or a user's folder made by `kqual init`), which environment variables can
+move: KQUAL_WORK (sources, builds, caches) and KQUAL_RESULTS (per-run
+artifacts people and CI read).
 """
 
 from __future__ import annotations
@@ -13,6 +14,22 @@ from pathlib import Path
 from .errors import KqualError
 
 ROOT = Path(__file__).resolve().parent.parent.parent
+PROJECT_MARK = Path("configs") / "cycles.yaml"  # what makes a folder a kqual project
+_project: Path | None = None  # a user's project folder; None: the checkout
+
+
+def is_project(folder: Path) -> bool:
+    return (folder / PROJECT_MARK).is_file()
+
+
+def set_project(folder: Path | None) -> None:
+    """Run on a user's project: its inputs first, its work/ and results/."""
+    global _project
+    _project = None if folder is None or folder.resolve() == ROOT else folder.resolve()
+
+
+def project_dir() -> Path:
+    return _project or ROOT
 
 
 def _env_folder(name: str, default: Path) -> Path:
@@ -27,11 +44,11 @@ def _env_folder(name: str, default: Path) -> Path:
 
 
 def work_dir() -> Path:
-    return _env_folder("KQUAL_WORK", ROOT / "work")
+    return _env_folder("KQUAL_WORK", project_dir() / "work")
 
 
 def results_dir() -> Path:
-    return _env_folder("KQUAL_RESULTS", ROOT / "results")
+    return _env_folder("KQUAL_RESULTS", project_dir() / "results")
 
 
 def cache_dir() -> Path:
@@ -59,10 +76,18 @@ def check_output_folders(**named: Path) -> None:
             raise KqualError(f"{name}: {folder} is not writable by this user")
 
 
-def resolve(path: str | Path, base: Path = ROOT) -> Path:
-    """A path from a config file: relative ones are relative to the checkout."""
+def resolve(path: str | Path, base: Path | None = None) -> Path:
+    """A path from a config file: a relative one names the project's file, else
+    kqual's own of that name (a project's target inherits our fragments until it
+    brings its own); one that is in neither is the project's, for the error."""
     p = Path(os.path.expandvars(str(path))).expanduser()
-    return p if p.is_absolute() else (base / p)
+    if p.is_absolute():
+        return p
+    if base is not None:
+        return base / p
+    if _project is not None and not (_project / p).exists() and (ROOT / p).exists():
+        return ROOT / p
+    return project_dir() / p
 
 
 def cycle_dir(target: str, cycle: str) -> Path:

@@ -76,10 +76,11 @@ def pack_rootfs(rootfs: Path, spec: InitramfsSpec, out_dir: Path) -> PackedRootf
     entries = with_nodes(rootfs_entries(rootfs, out_dir / "files"), spec, rootfs)
     check_ready_tag(entries, rootfs)
     text = "".join(e.line() + "\n" for e in entries)
-    h = hashlib.sha256(text.encode())
+    h = hashlib.sha256()  # content, not where it lies: a moved rootfs is the same build
     for e in entries:
-        if e.local is not None:
-            h.update(e.local.read_bytes())
+        content = hashlib.sha256(e.local.read_bytes()).hexdigest() if e.local else ""
+        fields = (e.path, e.kind, f"{e.mode:o}", e.uid, e.gid, e.link, e.dev, content)
+        h.update(" ".join(map(str, fields)).encode() + b"\n")
     list_path = write_if_changed(out_dir / "initramfs.list", text)
     fp = Fingerprint().add_text("rootfs", h.hexdigest()).add_code("image.rootfs")
     box = next((e for e in entries if e.path == "/bin/busybox" and e.kind == "file"), None)

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ..core.errors import ConfigError
-from ..core.paths import resolve
+from ..core.paths import project_dir, resolve
 from ..core.runner import require_tool
 from .files import BOARDS
 from .schema import Located, bind, load_yaml
@@ -145,6 +145,7 @@ class Target:
 
 TARGETS = BOARDS
 DEFAULT_TARGET = "an385"
+PROJECT_TARGET = Path("configs") / "target.yaml"  # a `kqual init` project's default
 
 
 class UnknownTarget(ConfigError):
@@ -166,9 +167,10 @@ def target_path(name_or_path: str, where: str = "--target", base: Path | None = 
     for path in candidates:
         if path.is_file():
             return path
-    named = TARGETS / f"{name_or_path}.yaml"
-    if named.is_file():
-        return named
+    for boards in dict.fromkeys((project_dir() / "configs" / "boards", TARGETS)):
+        named = boards / f"{name_or_path}.yaml"
+        if named.is_file():
+            return named
     if "/" in name_or_path or name_or_path.endswith((".yaml", ".yml")):
         tried = ", ".join(dict.fromkeys(str(c) for c in candidates))
         raise UnknownTarget(where, None, f"target file '{name_or_path}' not found (tried {tried})")
@@ -177,8 +179,12 @@ def target_path(name_or_path: str, where: str = "--target", base: Path | None = 
 
 
 def default_target_path() -> Path:
+    """KQUAL_TARGET, else a project's configs/target.yaml, else an385."""
     named = os.environ.get("KQUAL_TARGET")
-    return target_path(named, "KQUAL_TARGET") if named else target_path(DEFAULT_TARGET)
+    if named:
+        return target_path(named, "KQUAL_TARGET")
+    own = project_dir() / PROJECT_TARGET
+    return own if own.is_file() else target_path(DEFAULT_TARGET)
 
 
 def _board_data(path: Path, chain: list[Path]) -> Any:
