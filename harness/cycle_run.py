@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .boot.census import CENSUS_FILE, CensusRecord, read_census, take_census
 from .boot.coverage import applet_coverage
 from .boot.qemu import BootFailure, QemuSession, StepTimeout
 from .boot.qualify import BootReport, icount_boot, qualify_boot
@@ -25,11 +26,13 @@ from .derive.reachable import reachable_syscalls
 from .image.candidate import BuiltCandidate, CandidateSpec, build_candidate, definition_key
 from .image.kernel_source import KernelSource, prepare_source
 from .image.userspace import Userspace, build_userspace, write_initramfs
+from .kernel.implemented import lost_syscalls
 from .kernel.syscall_table import syscall_names
 from .report.results import Records
 from .scan.syscalls import ScanResult
 from .settings.cycles import CandidateDef, CycleDef
 from .settings.derivation import Derivation
+from .settings.initramfs import load_spec
 from .settings.selectors import Selector
 from .settings.target import Target
 from .settings.workload import Workload
@@ -329,7 +332,47 @@ class CycleRunner:
         finally:
             self.close_sessions(name)
         self._record_workload(built.results, failures)
+        self._take_census(name)
         return failures
+
+    # -- what a shell sees --------------------------------------------------
+    def _nodes(self) -> list[str]:
+        """The device nodes the initramfs declares: each must still open."""
+        target = self.env.target
+        spec = load_spec(target.initramfs_spec, nodes_only=target.rootfs is not None)
+        return [n.path for n in spec.nodes]
+
+    def _take_census(self, name: str) -> CensusRecord | None:
+        """The census of a fresh machine of its own, so that the workload and the
+        census cannot change what the other sees; recorded as its own step. A
+        candidate whose shell cannot take it fails that step."""
+        built = self.built(name)
+        out = built.results
+        try:
+            with QemuSession(self.env.target, built.axf, out / "console-census.log") as session:
+                session.boot()
+                census = take_census(session, self._nodes(), out / "census-output.txt")
+        except BootFailure as e:
+            self.env.records.step(out, StepName.CENSUS, False, self.explain(e))
+            return None
+        except KqualError as e:
+            self.env.records.step(out, StepName.CENSUS, False, str(e) or type(e).__name__)
+            return None
+        base = self.built(self.cycle.baseline).results / "System.map"
+        lost = [] if name == self.cycle.baseline else lost_syscalls(self, out / "System.map", base)
+        record = CensusRecord(self.env.run_id, census, lost)
+        write_atomic(out / CENSUS_FILE, record.dumps())
+        self.env.records.step(
+            out, StepName.CENSUS, True, census_entries=len(census.entries), syscalls_lost=lost
+        )
+        return record
+
+    def census(self, name: str) -> CensusRecord:
+        """The candidate's census of this run: taken with its workload, or now."""
+        got = read_census(self.results(name), self.env.run_id) or self._take_census(name)
+        if got is None:
+            raise MissingMeasurement(f"{self.cycle.name}/{name}: its census could not be taken")
+        return got
 
     def _user_fault(self, session: QemuSession) -> list[str]:
         """A program's fault must kill that program only, on every candidate. A tree

@@ -8,7 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from harness.boot.console import Markers, between, find_failure, find_failures, guest_ms
+from harness.boot.console import (
+    Markers,
+    between,
+    find_failure,
+    find_failures,
+    guest_ms,
+    init_errors,
+)
 
 DATA = Path(__file__).parent / "data" / "console"
 
@@ -127,3 +134,34 @@ def test_awkward_commands_stay_inside_their_own_shell(command):
         "; echo __KQE_$((1))_$?__"
     )
     assert shlex.split(typed.split("; sh -c ", 1)[1].rsplit("; echo", 1)[0]) == [command]
+
+
+def _with_rcs_line(line: str) -> str:
+    """The recorded boot, with `line` printed by rcS before the shell starts."""
+    text = (DATA / "boot-icount.log").read_text()
+    at = text.index("Linux for Cortex-M: userspace up")
+    return text[:at] + line + "\r\r\n" + text[at:]
+
+
+def test_a_clean_boot_has_no_init_error():
+    assert init_errors((DATA / "boot-icount.log").read_text(), "/ # ") == []
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "mount: mounting sysfs on /sys failed: No such device",
+        "\rcan't run '/sbin/getty': No such file or directory",
+        "sh: /etc/init.d/net: not found",
+        "cat: can't open '/dev/watchdog': No such file or directory",
+    ],
+)
+def test_a_failing_init_command_is_found_with_its_line(line):
+    assert init_errors(_with_rcs_line(line), "/ # ") == [line.strip()]
+
+
+def test_kernel_lines_and_what_comes_after_the_prompt_are_not_init_errors():
+    text = _with_rcs_line("<3>[    0.070000] probe of 40008000.watchdog failed with error -22")
+    text += "ls: /nonexistent: No such file or directory\r\n"
+    assert init_errors(text, "/ # ") == []
+    assert init_errors("no kernel line at all: can't\n/ # ", "/ # ") == []

@@ -8,11 +8,14 @@ import subprocess
 import sys
 
 import pytest
+from kq_records import write_census
 
 from harness.cli import main
 from harness.core import jsonfile
 
-GOOD_STEPS = {s: {"ok": True, "detail": ""} for s in ("build", "boot", "workload", "regression")}
+GOOD_STEPS = {
+    s: {"ok": True, "detail": ""} for s in ("build", "boot", "census", "workload", "regression")
+}
 
 
 def kqual(*args: str) -> subprocess.CompletedProcess:
@@ -69,6 +72,7 @@ def _two_candidates(write, tmp_path):
         (results / "c" / name).mkdir(parents=True)
         record = {"run_id": "r1", "steps": GOOD_STEPS, "linux_axf_bytes": size}
         (results / "c" / name / "result.json").write_text(jsonfile.dumps("result", record))
+        write_census(results / "c" / name, "r1")
     return cycles, results
 
 

@@ -7,11 +7,12 @@ from pathlib import Path
 import pytest
 
 from harness.core.errors import ConfigError
+from harness.kernel.implemented import lost_syscalls
 from harness.search.footprint import Footprint
 from harness.search.kbuild_map import KbuildMap, prompted_options
 from harness.search.proposals import proposals, trace_changes
 from harness.search.search import Budget, SizeSearch
-from harness.search.trial import TrialOutcome, Verdict, lost_syscalls
+from harness.search.trial import TrialOutcome, Verdict
 from harness.settings.change import Change, combined
 from harness.settings.knobs import load_knobs
 

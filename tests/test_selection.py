@@ -1,10 +1,13 @@
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
 import pytest
+from kq_records import real_census, write_census
 
+from harness.boot.census import Census
 from harness.core import jsonfile
 from harness.core.errors import ConfigError
 from harness.report.bloat import parse
@@ -32,7 +35,7 @@ CYCLE = CycleDef(
         _with(CandidateDef("prune", base="trim"), "prune_syscalls"),
     ],
 )
-ALL_STEPS = ("build", "boot", "workload", "regression", "enosys")
+ALL_STEPS = ("build", "boot", "census", "workload", "regression", "enosys")
 GOOD = dict(
     run_id=RUN,
     steps={step: {"ok": True, "detail": ""} for step in ALL_STEPS},
@@ -57,6 +60,7 @@ def write_results(root, **per):
         (root / name).mkdir(parents=True, exist_ok=True)
         (root / name / "result.json").write_text(jsonfile.dumps("result", fields))
         (root / name / "linux.axf").write_bytes(b"x" * fields.get("linux_axf_bytes", 1))
+        write_census(root / name, fields.get("run_id", RUN))
 
 
 def decisions(root, cycle=CYCLE):
@@ -281,6 +285,8 @@ def test_qualified_in_run_1_failing_in_run_2_is_not_selected(tmp_path, monkeypat
             records.step(folder, StepName.BOOT, booted, "" if booted else "no shell within 60s")
             if not booted:
                 continue  # what a raising boot leaves: no workload outcome at all
+            records.step(folder, StepName.CENSUS, True)
+            write_census(folder, run_id)
             ok = prune_workload if name == "prune" else True
             if ok is not None:
                 records.step(folder, StepName.WORKLOAD, ok, "" if ok else "uname: exited 1")
@@ -325,3 +331,77 @@ def test_a_skipped_candidate_is_decided_with_its_reason_and_does_not_block(tmp_p
     assert (d["prune"].reason, d["prune"].detail) == ("not_concentrated", "top32 12% (needs 30%)")
     summary = write_summary(CYCLE, tmp_path, RUN)
     assert summary is not None and summary.selected == "trim"
+
+
+def _census_losing(root, name, *, sysctl=True, nfs=True):
+    """The real baseline excerpt, with /proc/sys (and/or the nfs filesystem) taken away."""
+    base = real_census()
+    entries = {p: k for p, k in base.entries.items() if not (sysctl and p.startswith("/proc/sys"))}
+    filesystems = base.filesystems - ({"nfs"} if nfs else set())
+    write_census(root / name, RUN, Census(entries, filesystems, base.devices, base.read_errors))
+
+
+LOSS_CYCLE = CycleDef(
+    name="l",
+    candidates=[CandidateDef("baseline"), CandidateDef("small", base="baseline")],
+)
+
+
+def test_a_candidate_that_gives_up_proc_sys_is_at_risk_by_default(tmp_path):
+    write_results(
+        tmp_path, baseline=GOOD | {"linux_axf_bytes": 300}, small=GOOD | {"linux_axf_bytes": 200}
+    )
+    _census_losing(tmp_path, "small")
+    d = decisions(tmp_path, LOSS_CYCLE)
+    assert d["small"].reason == "at_risk" and d["baseline"].reason == "selected"
+    assert d["small"].detail.startswith("gives up /proc/sys (gone, ")
+    assert "filesystem nfs" in d["small"].detail and "accept_losses" in d["small"].detail
+    assert {x["key"]: x["accepted"] for x in d["small"].losses} == {
+        "/proc/sys": False,
+        "filesystem nfs": False,
+    }
+    # accept_at_risk is about pruned syscalls: it accepts no lost interface
+    lenient = dataclasses.replace(LOSS_CYCLE, accept_at_risk=True)
+    assert decisions(tmp_path, lenient)["small"].reason == "at_risk"
+
+
+def test_a_loss_the_cycle_names_is_accepted_and_the_summary_says_what_was_given_up(tmp_path):
+    write_results(
+        tmp_path, baseline=GOOD | {"linux_axf_bytes": 300}, small=GOOD | {"linux_axf_bytes": 200}
+    )
+    _census_losing(tmp_path, "small")
+    only_sysctl = dataclasses.replace(LOSS_CYCLE, accept_losses=["/proc/sys"])
+    assert decisions(tmp_path, only_sysctl)["small"].reason == "at_risk", "nfs is not named"
+    cycle = dataclasses.replace(LOSS_CYCLE, accept_losses=["/proc/sys", "filesystem nfs*", "/x"])
+    summary = write_summary(cycle, tmp_path, RUN)
+    assert summary.selected == "small"
+    text = render(summary)
+    assert "what small gives up against baseline:" in text
+    assert "/proc/sys (gone, " in text and "filesystem nfs" in text and "REFUSED" not in text
+    assert "accept_losses entries no candidate needed: /x" in text
+    data = json.loads((tmp_path / "summary.json").read_text())
+    assert [x["key"] for x in data["candidates"]["small"]["losses"]] == [
+        "/proc/sys",
+        "filesystem nfs",
+    ]
+    assert Summary.from_json(data).candidates["small"].losses == summary.candidates["small"].losses
+
+
+def test_a_syscall_made_enosys_by_a_config_is_a_loss(tmp_path):
+    write_results(
+        tmp_path, baseline=GOOD | {"linux_axf_bytes": 300}, small=GOOD | {"linux_axf_bytes": 200}
+    )
+    write_census(tmp_path / "small", RUN, syscalls_lost=["getuid32 (199)"])
+    d = decisions(tmp_path, LOSS_CYCLE)["small"]
+    assert d.reason == "at_risk" and "syscall getuid32" in d.detail
+    cycle = dataclasses.replace(LOSS_CYCLE, accept_losses=["syscall getuid32"])
+    assert decisions(tmp_path, cycle)["small"].reason == "selected"
+
+
+def test_no_census_of_the_baseline_in_this_run_is_no_choice(tmp_path):
+    write_results(
+        tmp_path, baseline=GOOD | {"linux_axf_bytes": 300}, small=GOOD | {"linux_axf_bytes": 200}
+    )
+    write_census(tmp_path / "baseline", "an-older-run")
+    d = decisions(tmp_path, LOSS_CYCLE)
+    assert d["small"].reason == "not_run" and "no census of baseline" in d["small"].detail

@@ -148,3 +148,33 @@ def between(text: str, begin: str) -> str | None:
     """The output after the begin marker (None when it is not there)."""
     found = list(re.finditer(begin, text))  # the typed line never matches, the answer does
     return text[found[-1].end() :].replace("\r", "") if found else None
+
+
+# What a BusyBox init, shell or applet prints when a command of the init fails:
+# "mount: mounting sysfs on /sys failed: No such device", "can't run
+# '/bin/x': No such file or directory", "sh: x: not found".
+INIT_ERROR_RE = re.compile(
+    r"can't|cannot|failed|not found|No such (?:file|device)|Permission denied|"
+    r"Invalid argument|[Nn]ot supported|Operation not permitted|Function not implemented|"
+    r"Read-only file system|[Uu]nknown filesystem|[Nn]o medium"
+)
+_PRINTK_LINE = re.compile(r"^\s*(?:<\d+>)?\[\s*\d+\.\d+\]")
+INIT_START = re.compile(r"Run \S+ as init process")  # the kernel, as it starts init
+
+
+def init_errors(text: str, prompt: str) -> list[str]:
+    """The userspace's own lines, from /init's start to the first shell prompt,
+    that say a command of its init failed (kernel lines carry printk's stamp)."""
+    m = INIT_START.search(text)
+    if m is None:
+        return []
+    start = m.start()
+    end = text.find(prompt, start)
+    if end < 0:
+        return []
+    out = []
+    for raw in text[start:end].splitlines()[1:]:
+        line = raw.replace("\r", "").strip()
+        if line and not _PRINTK_LINE.match(line) and INIT_ERROR_RE.search(line):
+            out.append(line)
+    return out

@@ -33,6 +33,7 @@ from .console import (
     find_failure,
     find_failures,
     guest_ms,
+    init_errors,
     tail_lines,
 )
 
@@ -71,6 +72,7 @@ class BootFailureKind(StrEnum):
     TIMEOUT = "timeout"  # what was awaited never came
     QEMU_EXIT = "qemu_exit"
     CONSOLE = "console"  # the console's output lost its shape
+    INIT = "init"  # a command of the userspace's init (rcS, inittab) failed
 
 
 Kind = BootFailureKind
@@ -243,6 +245,15 @@ class QemuSession:
         # Nothing may be typed before the UART driver is up (it would stay
         # deaf): wait for the first prompt, then ask until the shell answers.
         self.expect(re.escape(boot.prompt), boot.boot_timeout_s, f"shell prompt {boot.prompt!r}")
+        errors = init_errors(self.seen, boot.prompt)
+        if errors:
+            more = f" (and {len(errors) - 1} more: {errors[1:4]})" if len(errors) > 1 else ""
+            raise self._fail(
+                Kind.INIT,
+                f"the userspace's init failed: {errors[0]!r}{more}: this kernel lacks what "
+                "its rcS or inittab needs (kqual never edits the userspace: change the "
+                "kernel, or the userspace yourself)",
+            )
         self._ask("a marker echo")
         ready_ms = self._ms()
         return BootTimes(marker_ms, ready_ms, guest_ms(self.seen, GUEST_READY_TAG))

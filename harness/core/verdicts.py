@@ -12,6 +12,7 @@ class StepName(StrEnum):
     BUILD = "build"
     BOOT = "boot"
     WORKLOAD = "workload"
+    CENSUS = "census"  # what a shell sees of the kernel, taken before the workload
     REGRESSION = "regression"
     ENOSYS = "enosys"
     REPRODUCE = "reproduce"  # the search's minimal.config, built from scratch, gives this image
@@ -32,6 +33,8 @@ class Reason(StrEnum):
     # Qualified, but prunes syscalls the userspace can call: not selected unless
     # the cycle sets accept_at_risk.
     AT_RISK = "at_risk"
+    # (also: it gives up an interface of the kernel, or a syscall the userspace
+    # can make, that the cycle's accept_losses does not name)
     NOT_RUN = "not_run"  # a required step has no outcome in this run: no selection
     # A derivation decided its candidate is not worth building.
     NOT_CONCENTRATED = "not_concentrated"  # order: the profile is too flat to order
@@ -43,6 +46,7 @@ STEP_FAILURE = {
     StepName.BUILD: Reason.FAILED_BUILD,
     StepName.BOOT: Reason.FAILED_BOOT,
     StepName.WORKLOAD: Reason.FAILED_WORKLOAD,
+    StepName.CENSUS: Reason.FAILED_WORKLOAD,
     StepName.REGRESSION: Reason.REJECTED_BOOT_REGRESSION,
     StepName.ENOSYS: Reason.ENOSYS,
     StepName.REPRODUCE: Reason.NOT_REPRODUCED,

@@ -12,6 +12,8 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from ..boot.census import read_census
+from ..boot.losses import Loss, interface_losses, judge, summarize, syscall_losses
 from ..core import jsonfile
 from ..core.verdicts import STEP_FAILURE, Reason, StepName
 from ..settings.cycles import CycleDef
@@ -22,7 +24,7 @@ from .summary import SYSCALL_COUNTS, Decision, Summary, render
 
 
 def required_steps(cycle: CycleDef, name: str) -> list[StepName]:
-    steps = [StepName.BUILD, StepName.BOOT, StepName.WORKLOAD]
+    steps = [StepName.BUILD, StepName.BOOT, StepName.CENSUS, StepName.WORKLOAD]
     if name != cycle.baseline:
         steps.append(StepName.REGRESSION)
     for d in cycle.derivations(name):
@@ -74,6 +76,18 @@ def decide(cycle: CycleDef, root: Path, run_id: str) -> list[Decision]:
         risk = "; ".join(risks)
         if failure is None and risks and not cycle.accept_at_risk:
             failure = (Reason.AT_RISK, risk)
+        losses = candidate_losses(cycle, root, run_id, c.name, r)
+        # accept_at_risk accepts the pruned syscalls the userspace can call.
+        pruned = [f"syscall {n}" for n in r.reachable_pruned or {}] if cycle.accept_at_risk else []
+        judged = judge(losses or [], cycle.accept_losses + pruned)
+        judged.unused = [u for u in judged.unused if u not in pruned]
+        if failure is None and losses is None:
+            failure = (Reason.NOT_RUN, f"no census of {cycle.baseline} in this run")
+        if failure is None and judged.refused:
+            failure = (
+                Reason.AT_RISK,
+                f"gives up {summarize(judged.refused)} (not in the cycle's accept_losses)",
+            )
         decisions.append(
             Decision(
                 candidate=c.name,
@@ -85,6 +99,8 @@ def decide(cycle: CycleDef, root: Path, run_id: str) -> list[Decision]:
                 guest_shell_ready_ms=r.guest_shell_ready_ms,
                 sections=r.sections,
                 locality=r.locality,
+                losses=[_loss_json(x, x in judged.accepted) for x in losses or []],
+                unused_accepts=judged.unused,
             )
         )
     qualified = [d for d in decisions if d.reason == Reason.QUALIFIED]
@@ -101,6 +117,25 @@ def decide(cycle: CycleDef, root: Path, run_id: str) -> list[Decision]:
     for i, d in enumerate(qualified):
         d.reason = Reason.SELECTED if i == 0 else Reason.LARGER_THAN_SELECTED
     return decisions
+
+
+def candidate_losses(
+    cycle: CycleDef, root: Path, run_id: str, name: str, record: CandidateRecord
+) -> list[Loss] | None:
+    """What the candidate gives up against the baseline, from this run's censuses
+    (None: one of them was not taken in this run)."""
+    if name == cycle.baseline:
+        return []
+    base, mine = read_census(root / cycle.baseline, run_id), read_census(root / name, run_id)
+    if base is None or mine is None:
+        return None
+    syscalls = {label.split(" ", 1)[0] for label in mine.syscalls_lost}
+    syscalls |= set(record.reachable_pruned or {})
+    return interface_losses(base.census, mine.census) + syscall_losses(syscalls)
+
+
+def _loss_json(loss: Loss, accepted: bool) -> dict[str, Any]:
+    return {**loss.as_json(), "accepted": accepted}
 
 
 def add_bloat(decisions: list[Decision], root: Path, baseline: str, bloat: BloatTool) -> None:
@@ -137,7 +172,7 @@ def _safety_cost(decisions: list[Decision]) -> list[str]:
     chosen = next((d for d in decisions if d.reason == Reason.SELECTED), None)
     out = []
     for d in decisions:
-        if d.reason != Reason.AT_RISK or chosen is None:
+        if d.reason != Reason.AT_RISK or chosen is None or not d.syscalls.get("reachable_pruned"):
             continue
         if chosen.linux_axf_bytes is None or d.linux_axf_bytes is None:
             continue

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
+from ..boot.losses import Loss
 from ..core.verdicts import Reason
 
 SYSCALL_COUNTS = ("reachable", "traced", "kept", "pruned")
@@ -27,6 +28,10 @@ class Decision:
     top_symbol_deltas: list[tuple[str, int, int, int]] = field(default_factory=list)
     syscalls: dict[str, int] = field(default_factory=dict)  # reachable, traced, kept, ...
     locality: dict[str, int] = field(default_factory=dict)  # text_pages, hot90_pages, hot90_lines
+    # What it gives up against the baseline: Loss.as_json() and whether the
+    # cycle's accept_losses names it; and the accept_losses entries it did not use.
+    losses: list[dict[str, Any]] = field(default_factory=list)
+    unused_accepts: list[str] = field(default_factory=list)
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Decision:
@@ -110,6 +115,7 @@ def render(summary: Summary) -> str:
         for name, counts in pruning.items():
             lines.append(f"{name:<{w}}" + "".join(f"{_fmt(counts.get(c)):>18}" for c in cols))
     lines += [""] + summary.safety_cost if summary.safety_cost else []
+    lines += _loss_lines(summary)
     cov = (summary.coverage or {}).get("applets")
     if cov:
         missing = f" (not run: {', '.join(cov['missing'])})" if cov["missing"] else ""
@@ -138,6 +144,51 @@ def render(summary: Summary) -> str:
                 for n, old, new, delta in d.top_symbol_deltas
             ]
     return "\n".join(lines) + "\n"
+
+
+def _loss_lines(summary: Summary) -> list[str]:
+    """What the selected image gives up against the baseline, each loss on a line."""
+    chosen = summary.candidates.get(summary.selected or "")
+    lines = []
+    if chosen is not None and chosen.candidate != summary.baseline:
+        head = f"what {chosen.candidate} gives up against {summary.baseline}:"
+        if not chosen.losses:
+            lines += [
+                "",
+                head + " nothing a shell sees (/proc, /sys, filesystems, "
+                "device nodes) and no syscall the userspace can make",
+            ]
+        else:
+            lines += ["", head]
+            for loss in chosen.losses:
+                text = str(Loss.from_json(loss))
+                verdict = "accepted" if loss["accepted"] else "REFUSED"
+                lines.append(f"  {text:<64} {verdict}")
+    refused = {
+        n: [x for x in d.losses if not x["accepted"]]
+        for n, d in summary.candidates.items()
+        if any(not x["accepted"] for x in d.losses)
+    }
+    if refused:
+        lines += [
+            "",
+            "losses that made a candidate at_risk (name them in accept_losses to accept):",
+        ]
+        for name, losses in refused.items():
+            shown = ", ".join(str(Loss.from_json(x)) for x in losses[:8])
+            more = f" and {len(losses) - 8} more" if len(losses) > 8 else ""
+            lines.append(f"  {name}: {shown}{more}")
+    unused = set.intersection(
+        *(
+            set(d.unused_accepts)
+            for d in summary.candidates.values()
+            if d.candidate != summary.baseline
+        )
+        or [set()]
+    )
+    if unused:
+        lines += ["", "accept_losses entries no candidate needed: " + ", ".join(sorted(unused))]
+    return lines
 
 
 def _kernel_lines(kernel: dict[str, Any] | None) -> list[str]:

@@ -13,14 +13,13 @@ from __future__ import annotations
 import time
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
-from pathlib import Path
 from typing import Any
 
+from ..boot.losses import interface_losses, judge, summarize, syscall_losses
 from ..boot.qemu import BootFailure
 from ..core.errors import KqualError
+from ..kernel.implemented import lost_syscalls
 from ..kernel.kconfig import ConfigNotAppliedError
-from ..kernel.syscall_table import NI, PRUNED, parse_syscall_table
-from ..kernel.system_map import first_addresses
 from ..settings.change import ChangeSource
 
 
@@ -38,6 +37,9 @@ class Verdict(StrEnum):
     REACHABLE_LOST = (
         "reachable_lost"  # a syscall the userspace can make now points at sys_ni_syscall
     )
+    # it gives up a file under /proc or /sys, a filesystem or a device node the
+    # base has, that the cycle's accept_losses does not name
+    LOSES_INTERFACE = "loses_interface"
     NO_SAVING = "no_saving"
     BUDGET = "budget"  # not run: the search's time budget ran out
 
@@ -103,36 +105,18 @@ def evaluate(runner: Any, name: str, base: str) -> tuple[Verdict, str]:
     ok, detail = runner.regression(name)
     if not ok:
         return Verdict.REGRESSION, detail
+    accept = runner.cycle.accept_losses
     lost = lost_syscalls(runner, built.results / "System.map", base_built.results / "System.map")
-    if lost:
-        return Verdict.REACHABLE_LOST, "now sys_ni_syscall: " + ", ".join(lost[:8])
+    refused = judge(syscall_losses({label.split(" ", 1)[0] for label in lost}), accept).refused
+    if refused:
+        names = {loss.key.split(" ", 1)[1] for loss in refused}
+        shown = [label for label in lost if label.split(" ", 1)[0] in names]
+        return Verdict.REACHABLE_LOST, "now sys_ni_syscall: " + ", ".join(shown[:8])
+    losses = interface_losses(runner.census(base).census, runner.census(name).census)
+    judged = judge(losses, accept)
+    if judged.refused:
+        return Verdict.LOSES_INTERFACE, f"gives up {summarize(judged.refused)}"
     return Verdict.ACCEPTED, ""
-
-
-def lost_syscalls(runner: Any, system_map: Path, base_map: Path) -> list[str]:
-    """Reachable syscalls the base implements and this build turned into
-    sys_ni_syscall (COND_SYSCALL makes a disabled feature's entries weak
-    aliases of it)."""
-    entries = {e.number: e for e in parse_syscall_table(runner.syscall_table())}
-    reachable = runner.reachable().numbers
-    base = _implemented(entries, reachable, base_map)
-    mine = _implemented(entries, reachable, system_map)
-    return [label for nr, label in sorted(base.items()) if nr not in mine]
-
-
-def _implemented(entries: dict[int, Any], reachable: Any, system_map: Path) -> dict[int, str]:
-    """Reachable syscall number -> 'name (nr)' for those with a real entry point here."""
-    addresses = first_addresses(system_map)
-    ni = {addresses.get(NI), addresses.get(PRUNED)} - {None}
-    out = {}
-    for nr in reachable:
-        e = entries.get(nr)
-        if e is None or e.entry in (None, NI):
-            continue
-        where = addresses.get(e.entry)
-        if where is not None and where not in ni:
-            out[nr] = f"{e.name} ({nr})"
-    return out
 
 
 def timed_evaluate(

@@ -12,6 +12,7 @@ from ..core.errors import ConfigError
 from ..core.paths import resolve
 from .derivation import Derivation, make
 from .files import CYCLES, KNOBS, RULES, SYSCALL_KEEP, TRIM_RULES
+from .losses import check_accept_entry
 from .schema import SAFE_NAME_RULE, bind, load_yaml, safe_name
 
 DEFAULT_CYCLES = CYCLES
@@ -69,6 +70,11 @@ class CycleDef:
     # A candidate that prunes syscalls the userspace can call is `at_risk` and
     # not selected, unless the cycle accepts that risk.
     accept_at_risk: bool = False
+    # What a candidate may give up against the baseline and still be selected:
+    # paths under /proc and /sys (with what is under them), 'filesystem NAME',
+    # 'device PATH', 'syscall NAME' (harness/boot/losses.py). Anything else it
+    # loses makes it at_risk, whatever accept_at_risk says.
+    accept_losses: list[str] = field(default_factory=list)
     # Pruned entries print "pruned syscall N called by comm[pid]" once; off:
     # they point at sys_ni_syscall and fail silently.
     pruned_notice: bool = True
@@ -181,6 +187,7 @@ def load_cycles(
                 "and cannot derive from another",
             )
         _check_search_section(cycle, path, raw, line, selectors)
+        _check_accept_losses(cycle, path, raw, line)
         raw_candidates = raw.get("candidates") or []
         for i, c in enumerate(cycle.candidates):
             raw_c = raw_candidates[i] if i < len(raw_candidates) else {}
@@ -211,6 +218,16 @@ def load_cycles(
                     path, line, f"cycle '{name}': {key} file {getattr(cycle, key)} not found"
                 )
     return cycles
+
+
+def _check_accept_losses(cycle: CycleDef, path: Path, raw: Any, line: int | None) -> None:
+    raw_list = raw.get("accept_losses") if hasattr(raw, "get") else None
+    lines = getattr(raw_list, "item_lines", [])
+    for i, entry in enumerate(cycle.accept_losses):
+        why = check_accept_entry(entry)
+        if why:
+            at = lines[i] if i < len(lines) else raw.key_lines.get("accept_losses", line)
+            raise ConfigError(path, at, f"cycle '{cycle.name}': accept_losses: {why}")
 
 
 def _check_once(cycle: CycleDef, c: CandidateDef, where: str) -> None:
