@@ -10,11 +10,13 @@ setup:
 # missing tool fails rather than skips: the baseline built, booted and put
 # through the workload, and every cycle (the size search on a budget of 4
 # trials, and on two socket workers); then the cycle again on the AN386.
+# Both on two xdist workers, as `pytest -n 2` is used: QEMU runs on one core,
+# so boots, traces and censuses overlap the builds (make -j is split).
 test: setup
 	python3 -m ruff check . && python3 -m ruff format --check . && python3 -m mypy
 	bash .ci/without-tools python3 -m pytest -q tests test_trace_parser
-	python3 -m pytest -o kqual_require_tools=true --search-budget 4
-	python3 -m pytest -o kqual_require_tools=true test_cycles -k syscall_prune --target an386
+	python3 -m pytest -n 2 -o kqual_require_tools=true --search-budget 4
+	python3 -m pytest -n 2 -o kqual_require_tools=true test_cycles -k syscall_prune --target an386
 
 # The unit tier: parsers, analysers, settings and orchestration, on recorded
 # output; tests that need QEMU, the cross compiler or the kernel source skip
