@@ -28,7 +28,7 @@ from .image.kernel_source import KernelSource, prepare_source
 from .image.userspace import Userspace, build_userspace, write_initramfs
 from .kernel.implemented import lost_syscalls
 from .kernel.syscall_table import syscall_names
-from .report.results import Records
+from .report.results import Records, read_record
 from .scan.syscalls import ScanResult
 from .settings.cycles import CandidateDef, CycleDef
 from .settings.derivation import Derivation
@@ -212,6 +212,16 @@ class CycleRunner:
                     self.results(name), skipped=str(why), candidate=name, cycle=self.cycle.name
                 )
                 raise CandidateSkipped(f"{self.cycle.name}/{name} not built: {why}")
+
+    def full_build(self, name: str) -> tuple[str, float] | None:
+        """(name, seconds) when this run built the candidate from an empty folder
+        (the worker that built it recorded so; an up-to-date find records nothing)."""
+        record = read_record(self.results(name))
+        if record is None or record.run_id != self.env.run_id:
+            return None
+        if record.get("build_from") != "scratch":
+            return None
+        return name, float(record.get("build_seconds") or 0.0)
 
     def built_so_far(self) -> dict[str, BuiltCandidate]:
         """The candidates this process has built (or found up to date)."""

@@ -17,7 +17,7 @@ from typing import Any
 from ..core import jsonfile
 from ..core.publish import write_atomic, write_by_content
 from ..core.verdicts import StepName
-from ..search.report import minimal_config, table, waterfall
+from ..search.report import FullBuild, minimal_config, table, trial_cost, waterfall
 from ..search.search import Budget, SearchResult, SizeSearch
 from ..settings.change import config_line
 from ..settings.cycles import CandidateDef
@@ -73,10 +73,16 @@ class Search(Derivation):
         r = self.result(ctx)
         cycle_dir = out.parent
         me = out.name
-        text = table(r)
+        full = _full_build(ctx)
+        text = table(r, full)
         (out / "search.txt").write_text(text)
         chart = self._chart(ctx, r, me, cycle_dir)
-        data = {"run_id": ctx.env.run_id, **r.as_json(), "charts": [p.name for p in chart]}
+        data = {
+            "run_id": ctx.env.run_id,
+            **r.as_json(),
+            "charts": [p.name for p in chart],
+            "trial_cost": trial_cost(r.outcomes, full).as_json(),
+        }
         write_atomic(cycle_dir / "search.json", jsonfile.dumps("search", data))
         write_atomic(cycle_dir / "search.txt", text)
         minimal = minimal_config(
@@ -141,3 +147,9 @@ class Search(Derivation):
 
 def _sha(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest() if os.path.exists(path) else ""
+
+
+def _full_build(ctx: Context) -> FullBuild | None:
+    """The cycle's baseline, when this run built it from an empty folder."""
+    got = ctx.full_build(ctx.cycle.baseline)
+    return FullBuild(*got) if got else None

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -82,6 +83,8 @@ def build_candidate(target: Target, spec: CandidateSpec) -> BuiltCandidate:
         source = prepare_source(target, out)
         userspace = build_userspace(target, source, out)
         initramfs = write_initramfs(target, userspace)
+        fresh = not (folder / ".config").exists()
+        started = time.monotonic()
         try:
             kernel = build_kernel(
                 target,
@@ -99,6 +102,13 @@ def build_candidate(target: Target, spec: CandidateSpec) -> BuiltCandidate:
         finally:
             if log.exists():
                 _publish(log, out / "image.log")
+        build_seconds = round(time.monotonic() - started, 1) if kernel.rebuilt else 0.0
+        if not kernel.rebuilt:
+            build_from = "up_to_date"
+        elif fresh:
+            build_from = "seed" if spec.seed else "scratch"
+        else:
+            build_from = "incremental"
         image_fp = Fingerprint().add("kernel", kernel.fingerprint)
         image_fp.add_code("image.bootwrap")
         image_fp.add_text(
@@ -143,6 +153,9 @@ def build_candidate(target: Target, spec: CandidateSpec) -> BuiltCandidate:
         "initramfs_bytes": _initramfs_bytes(kernel.folder),
         "sections": sizes.as_dict(),
     }
+    if kernel.rebuilt:  # what a build costs (a trial's against a full build); an up-to-date
+        # find by another worker must not overwrite what the build's worker measured
+        facts |= {"build_seconds": build_seconds, "build_from": build_from}
     say(
         f"{spec.cycle}/{spec.name}: linux.axf {axf_bytes:,} bytes "
         f"({'rebuilt' if rebuilt else 'nothing rebuilt'}), artifacts in {out}"

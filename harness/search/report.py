@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 from ..settings.change import ChangeSource
 from .search import SearchResult
@@ -11,8 +13,9 @@ from .trial import TrialOutcome
 SECTIONS = ("text", "rodata", "data", "init", "unwind")
 
 
-def table(result: SearchResult) -> str:
-    """One row per trial, then the combinations: saving, outcome and time."""
+def table(result: SearchResult, full_build: FullBuild | None = None) -> str:
+    """One row per trial, then the combinations: saving, outcome and time; then
+    what a trial's build cost against a full build."""
     head = (
         f"{'trial':<44} {'source':<6} {'saved':>9} "
         + " ".join(f"{s:>8}" for s in SECTIONS)
@@ -31,7 +34,55 @@ def table(result: SearchResult) -> str:
             f"not tried ({len(result.skipped)}): "
             + "; ".join(f"{s['label']}: {s['why']}" for s in result.skipped[:12])
         )
+    lines.append(trial_cost(result.outcomes, full_build).line)
     return "\n".join(lines) + "\n"
+
+
+@dataclass(frozen=True)
+class FullBuild:
+    """A candidate built from an empty folder in this run, and how long it took."""
+
+    candidate: str
+    seconds: float
+
+
+@dataclass(frozen=True)
+class TrialCost:
+    mean_seconds: float | None  # over the trials whose kernel was rebuilt here
+    trials: int
+    full: FullBuild | None
+
+    @property
+    def ratio(self) -> float | None:
+        if self.mean_seconds is None or self.full is None or self.full.seconds <= 0:
+            return None
+        return self.mean_seconds / self.full.seconds
+
+    @property
+    def line(self) -> str:
+        if self.mean_seconds is None:
+            return "trial cost: no trial's kernel was built in this run (all up to date)"
+        mean = f"trial cost: mean kernel build {self.mean_seconds:.0f} s over {self.trials} trials"
+        if self.full is None or self.ratio is None:
+            return mean + "; no full build was timed in this run to compare with"
+        return (
+            f"{mean}, against {self.full.seconds:.0f} s for {self.full.candidate} "
+            f"built from an empty folder: {self.ratio:.2f} of a full build (goal: 1/3 or less)"
+        )
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "mean_seconds": self.mean_seconds,
+            "trials": self.trials,
+            "full": asdict(self.full) if self.full else None,
+            "ratio": self.ratio,
+        }
+
+
+def trial_cost(outcomes: list[TrialOutcome], full: FullBuild | None) -> TrialCost:
+    built = [o.build_seconds for o in outcomes if o.build_seconds]
+    mean = sum(built) / len(built) if built else None
+    return TrialCost(mean, len(built), full)
 
 
 def _row(o: TrialOutcome, result: SearchResult) -> str:

@@ -56,6 +56,8 @@ class TrialOutcome:
     saved_bytes: int | None = None  # linux.axf, against the base
     saved_sections: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
+    build_seconds: float | None = None  # its kernel build's, when it was rebuilt here
+    build_from: str = ""  # seed, incremental, scratch or up_to_date
 
     @property
     def accepted(self) -> bool:
@@ -140,6 +142,8 @@ def timed_evaluate(
         outcome.saved_bytes = base_built.axf_bytes - built.axf_bytes
         mine, theirs = built.sizes.as_dict(), base_built.sizes.as_dict()
         outcome.saved_sections = {k: theirs[k] - mine.get(k, 0) for k in theirs}
+        outcome.build_seconds = built.facts.get("build_seconds")
+        outcome.build_from = str(built.facts.get("build_from", ""))
     outcome.seconds = round(time.monotonic() - start, 1)
     return outcome
 
