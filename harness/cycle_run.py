@@ -402,6 +402,10 @@ class CycleRunner:
             out, StepName.WORKLOAD, not failures, "; ".join(failures), workload_failures=failures
         )
 
+    def measured(self, name: str) -> float | None:
+        """The regression metric when this process has it already (no boot for it)."""
+        return self._metrics.get(name)
+
     def metric(self, name: str) -> float:
         """The regression metric: from boot() when it ran here, else one -icount boot."""
         if name not in self._metrics:

@@ -17,6 +17,7 @@ from typing import Any
 from ..core import jsonfile
 from ..core.publish import write_atomic, write_by_content
 from ..core.verdicts import StepName
+from ..search.front import Point, front_chart, front_table, pareto, points
 from ..search.report import FullBuild, minimal_config, table, trial_cost, waterfall
 from ..search.search import Budget, SearchResult, SizeSearch
 from ..settings.change import config_line
@@ -74,14 +75,20 @@ class Search(Derivation):
         cycle_dir = out.parent
         me = out.name
         full = _full_build(ctx)
-        text = table(r, full)
+        base_built = ctx.built(search.base)
+        base = Point(search.base, base_built.axf_bytes, ctx.metric(search.base), "base")
+        pts = points(base, r.outcomes + r.combinations)
+        tolerance = ctx.cycle.regression.tolerance
+        text = table(r, full) + "\n" + front_table(base, pts, tolerance)
         (out / "search.txt").write_text(text)
         chart = self._chart(ctx, r, me, cycle_dir)
+        chart += front_chart(base, pts, tolerance, cycle_dir / f"{ctx.cycle.name}-front")
         data = {
             "run_id": ctx.env.run_id,
             **r.as_json(),
             "charts": [p.name for p in chart],
             "trial_cost": trial_cost(r.outcomes, full).as_json(),
+            "front": [p.as_json() for p in pareto(pts)],
         }
         write_atomic(cycle_dir / "search.json", jsonfile.dumps("search", data))
         write_atomic(cycle_dir / "search.txt", text)

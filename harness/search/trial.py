@@ -58,6 +58,7 @@ class TrialOutcome:
     seconds: float = 0.0
     build_seconds: float | None = None  # its kernel build's, when it was rebuilt here
     build_from: str = ""  # seed, incremental, scratch or up_to_date
+    guest_ms: float | None = None  # its guest shell-ready time, when it booted
 
     @property
     def accepted(self) -> bool:
@@ -144,6 +145,7 @@ def timed_evaluate(
         outcome.saved_sections = {k: theirs[k] - mine.get(k, 0) for k in theirs}
         outcome.build_seconds = built.facts.get("build_seconds")
         outcome.build_from = str(built.facts.get("build_from", ""))
+        outcome.guest_ms = runner.measured(name)
     outcome.seconds = round(time.monotonic() - start, 1)
     return outcome
 

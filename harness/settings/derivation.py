@@ -66,6 +66,7 @@ class Context(Protocol):
     def reachable(self) -> Any: ...
     # (name, seconds) of a candidate this run built from an empty folder, or None
     def full_build(self, name: str) -> tuple[str, float] | None: ...
+    def metric(self, name: str) -> float: ...  # guest shell-ready ms (one -icount boot at most)
 
 
 class Derivation:
