@@ -39,6 +39,16 @@ def test_wrapper_layout(tmp_path):
         assert secs[".kernel"]["sh_addr"] == t.memory.load_address
         assert secs[".kernel"].data() == image.read_bytes()
         text = secs[".text"].data()
+        # Packed: each load segment follows the one before it in the file, and
+        # the gaps between vectors, DTB and kernel in memory take no bytes.
+        loads = [sg for sg in elf.iter_segments() if sg["p_type"] == "PT_LOAD"]
+        assert len(loads) == 3
+        end = elf.header["e_phoff"] + elf.header["e_phnum"] * elf.header["e_phentsize"]
+        for sg in loads:
+            assert end <= sg["p_offset"] < end + 8, "a segment is padded in the file"
+            end = sg["p_offset"] + sg["p_filesz"]
+        payload = sum(sg["p_filesz"] for sg in loads)
+    assert axf.stat().st_size < payload + 1024
     # The literal pool carries the UART CTRL address and the Thumb entry.
     pool = struct.unpack(f"<{len(text) // 4}I", text[: len(text) // 4 * 4])
     assert t.uart.base + t.uart.ctrl_offset in pool
