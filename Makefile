@@ -11,7 +11,7 @@ setup:
 # through the workload, and every cycle (the size search on a budget of 4
 # trials, and on two socket workers); then the cycle again on the AN386.
 # Both on two xdist workers, as `pytest -n 2` is used: QEMU runs on one core,
-# so boots, traces and censuses overlap the builds (make -j is split).
+# so boots, traces and censuses overlap the builds.
 test: setup
 	python3 -m ruff check . && python3 -m ruff format --check . && python3 -m mypy
 	bash .ci/without-tools python3 -m pytest -q tests test_trace_parser
