@@ -36,6 +36,19 @@ def test_trial(cycle_runners, search_slot, record_property):
 def test_minimal_config_reproduces(cycle_runners, search_candidate, record_property):
     """minimal.config, merged over the target's config in a fresh folder, builds the same image."""
     cycle, name = search_candidate
-    ok, detail = cycle_runners[cycle].derived_check(name, StepName.REPRODUCE)
+    runner = cycle_runners[cycle]
+    ok, detail = runner.derived_check(name, StepName.REPRODUCE)
     record_property("reproduced", detail)
     assert ok, f"{cycle}/{name}: {detail}"
+    # minimal.patches names the tree's patches that minimal.config goes with
+    import hashlib
+
+    from harness.settings.patches import read_series
+
+    listed = (runner.results(name) / "minimal.patches").read_text().splitlines()
+    entries = [line.split("  ", 1) for line in listed if not line.startswith("#")]
+    applied = runner.source().patch_facts["applied"]
+    assert [n for _, n in entries] == applied
+    series = {e.path.name: e.path for e in read_series(runner.env.target.kernel_patches)}
+    for digest, n in entries:
+        assert hashlib.sha256(series[n].read_bytes()).hexdigest() == digest

@@ -375,3 +375,20 @@ def test_trial_cost_is_the_mean_trial_build_against_a_full_build():
     assert "no trial's kernel was built" in trial_cost([trial(None)], None).line
     back = TrialOutcome.from_json(trial(40.0).as_json())
     assert back.build_seconds == 40.0
+
+
+def test_minimal_patches_pin_each_patch_by_its_digest(tmp_path):
+    import hashlib
+
+    from harness.search.report import minimal_patches
+
+    a, b = tmp_path / "0001-a.patch", tmp_path / "0002-b.patch"
+    a.write_text("--- a\n")
+    b.write_text("--- b\n")
+    text = minimal_patches("6.12.118", [a, b])
+    lines = text.splitlines()
+    assert "Linux 6.12.118" in lines[0]
+    assert lines[2:] == [
+        f"{hashlib.sha256(b'--- a' + bytes([10])).hexdigest()}  0001-a.patch",
+        f"{hashlib.sha256(b'--- b' + bytes([10])).hexdigest()}  0002-b.patch",
+    ]

@@ -18,11 +18,20 @@ from ..core import jsonfile
 from ..core.publish import write_atomic, write_by_content
 from ..core.verdicts import StepName
 from ..search.front import Point, front_chart, front_table, pareto, points
-from ..search.report import FullBuild, minimal_config, table, trial_cost, waterfall
+from ..search.report import (
+    MINIMAL_PATCHES,
+    FullBuild,
+    minimal_config,
+    minimal_patches,
+    table,
+    trial_cost,
+    waterfall,
+)
 from ..search.search import Budget, SearchResult, SizeSearch
 from ..settings.change import config_line
 from ..settings.cycles import CandidateDef
 from ..settings.derivation import Context, Contribution, Derivation, register
+from ..settings.patches import read_series
 
 FROM_SCRATCH = "minimal-from-scratch"
 
@@ -98,6 +107,9 @@ class Search(Derivation):
         )
         (out / "minimal.config").write_text(minimal)
         write_atomic(cycle_dir / "minimal.config", minimal)
+        patches = minimal_patches(ctx.source().version, self._applied(ctx))
+        (out / MINIMAL_PATCHES).write_text(patches)
+        write_atomic(cycle_dir / MINIMAL_PATCHES, patches)
         search.prune_build_folders(keep={r.seed} if r.seed else set())
         verdicts: dict[str, int] = {}
         for o in r.outcomes:
@@ -112,6 +124,13 @@ class Search(Derivation):
                 "chart": [p.name for p in chart],
             }
         }
+
+    def _applied(self, ctx: Context) -> list[Path]:
+        """The kernel patches of the series that this tree took, in order."""
+        applied = set(ctx.source().patch_facts["applied"])
+        return [
+            e.path for e in read_series(ctx.env.target.kernel_patches) if e.path.name in applied
+        ]
 
     def _chart(self, ctx: Context, r: SearchResult, me: str, cycle_dir: Path) -> list[Path]:
         steps = []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -116,6 +117,20 @@ def minimal_config(fragments: list[Path], values_note: str) -> str:
     for frag in fragments:
         out.append(f"# from {frag.name}")
         out += [ln for ln in frag.read_text().splitlines() if ln.strip()]
+    return "\n".join(out) + "\n"
+
+
+MINIMAL_PATCHES = "minimal.patches"  # beside minimal.config: the tree it applies to
+
+
+def minimal_patches(version: str, patches: list[Path]) -> str:
+    """The kernel patches, in order, that minimal.config's image was built with,
+    each with its sha256: the two together rebuild the image from the same tree."""
+    out = [
+        f"# kqual size_search: the kernel patches applied, in this order, to Linux {version}",
+        "# before minimal.config is merged; each with the sha256 of its file.",
+    ]
+    out += [f"{hashlib.sha256(p.read_bytes()).hexdigest()}  {p.name}" for p in patches]
     return "\n".join(out) + "\n"
 
 
