@@ -392,3 +392,43 @@ def test_minimal_patches_pin_each_patch_by_its_digest(tmp_path):
         f"{hashlib.sha256(b'--- a' + bytes([10])).hexdigest()}  0001-a.patch",
         f"{hashlib.sha256(b'--- b' + bytes([10])).hexdigest()}  0002-b.patch",
     ]
+
+
+def test_a_knob_that_needs_our_patch_is_left_out_on_a_tree_without_it(write):
+    from harness.search.proposals import patched_knobs
+    from harness.settings.knobs import load_knobs
+
+    path = write(
+        "knobs.yaml",
+        """
+        knobs:
+          - set: {UNWINDER_NONE: y}
+            needs: unwinder_none
+            why: from our patch
+          - set: {KALLSYMS: n}
+            why: plain
+        """,
+    )
+    knobs = load_knobs(path, symbols={"KALLSYMS"})  # the option is the patch's: no error
+    assert knobs[0].needs == "unwinder_none"
+    usable, unmet = patched_knobs(knobs, lambda feature: False)
+    assert [k.label for k in usable] == ["KALLSYMS=n"]
+    assert unmet[0][0].label == "UNWINDER_NONE=y" and "did not take" in unmet[0][1]
+    usable, unmet = patched_knobs(knobs, lambda feature: feature == "unwinder_none")
+    assert len(usable) == 2 and not unmet
+
+
+def test_a_knob_needing_an_unknown_patch_feature_names_it(write):
+    from harness.settings.knobs import load_knobs
+
+    path = write(
+        "knobs.yaml",
+        """
+        knobs:
+          - set: {X: y}
+            needs: wishful
+            why: no such patch
+        """,
+    )
+    with pytest.raises(ConfigError, match=r"knobs.yaml:2: needs: 'wishful' is no feature"):
+        load_knobs(path)

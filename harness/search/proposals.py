@@ -8,6 +8,7 @@ fragments require, unless the knob names that option itself.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from ..kernel.kconfig import parse_config, parse_fragment
@@ -63,6 +64,20 @@ def proposals(
         chosen[change.digest] = change
     ordered = sorted(chosen.values(), key=lambda c: (-c.expect_bytes, c.label))
     return ordered, skipped
+
+
+def patched_knobs(
+    knobs: list[Change], has: Callable[[str], bool]
+) -> tuple[list[Change], list[tuple[Change, str]]]:
+    """The knobs this tree can take; those whose option comes from a patch of ours
+    that the tree did not take are left out, with why."""
+    usable = [k for k in knobs if not k.needs or has(k.needs)]
+    unmet = [
+        (k, f"needs our kernel patch for {k.needs}, which this tree did not take")
+        for k in knobs
+        if k.needs and not has(k.needs)
+    ]
+    return usable, unmet
 
 
 def base_config_of(results: Path) -> dict[str, str]:

@@ -39,7 +39,7 @@ from ..settings.knobs import load_knobs
 from ..trace.symbols import SymbolTable
 from .footprint import footprints
 from .kbuild_map import KbuildMap, prompted_options
-from .proposals import base_config_of, proposals, required_options, trace_changes
+from .proposals import base_config_of, patched_knobs, proposals, required_options, trace_changes
 from .trial import TrialOutcome, Verdict, timed_evaluate
 
 SEARCH_CODE = (
@@ -166,7 +166,9 @@ class SizeSearch:
         traced = trace_changes(
             fps, config, prompted_options(source.tree), required, self.spec.min_bytes
         )
-        return proposals(knobs, traced, config)
+        usable, unmet = patched_knobs(knobs, source.has)
+        ordered, skipped = proposals(usable, traced, config)
+        return ordered, unmet + skipped
 
     def slots(self) -> int:
         return min(self.budget.trials, len(self.proposals()))
@@ -308,6 +310,7 @@ def _change_json(c: Change) -> dict[str, Any]:
         "why": c.why,
         "source": c.source,
         "expect_bytes": c.expect_bytes,
+        "needs": c.needs,
     }
 
 
@@ -317,4 +320,5 @@ def _change(d: dict[str, Any]) -> Change:
         d.get("why", ""),
         ChangeSource(d.get("source", ChangeSource.KNOB)),
         int(d.get("expect_bytes", 0)),
+        needs=str(d.get("needs", "")),
     )

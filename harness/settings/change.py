@@ -30,6 +30,7 @@ class Change:
     source: ChangeSource = ChangeSource.KNOB
     expect_bytes: int = 0
     detail: dict = field(default_factory=dict, compare=False, hash=False)
+    needs: str = ""  # a feature of our kernel patches the option comes from
 
     @property
     def label(self) -> str:

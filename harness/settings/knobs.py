@@ -9,6 +9,7 @@ from typing import Any
 
 from ..core.errors import ConfigError
 from .change import Change, ChangeSource, option_value, valid_option
+from .patches import FEATURES
 from .schema import LocatedList, bind, load_yaml
 
 
@@ -17,6 +18,9 @@ class Knob:
     set: dict[str, Any]
     why: str = field(metadata={"nonempty": True})
     expect_bytes: int = field(default=0, metadata={"min": 0})
+    # A feature of our kernel patches (patches/linux/series, provides=) whose
+    # option this knob sets: a tree that did not take that patch skips it.
+    needs: str = ""
 
 
 @dataclass
@@ -45,13 +49,20 @@ def load_knobs(path: Path, symbols: Collection[str] | None = None) -> list[Chang
     for knob, line in zip(knobs, lines, strict=True):
         if not knob.set:
             raise ConfigError(path, line, "'set' is empty: name at least one option")
+        if knob.needs and knob.needs not in FEATURES:
+            raise ConfigError(
+                path,
+                line,
+                f"needs: {knob.needs!r} is no feature of kqual's kernel patches "
+                f"(known: {', '.join(sorted(FEATURES))})",
+            )
         values = []
         for option, value in knob.set.items():
             if not isinstance(option, str) or not valid_option(option):
                 raise ConfigError(
                     path, line, f"option {option!r}: write it without CONFIG_, in capitals"
                 )
-            if symbols is not None and option not in symbols:
+            if symbols is not None and option not in symbols and not knob.needs:
                 raise ConfigError(
                     path,
                     line,
@@ -59,7 +70,9 @@ def load_knobs(path: Path, symbols: Collection[str] | None = None) -> list[Chang
                     "(check the spelling: 'make menuconfig' finds options with /)",
                 )
             values.append((option, _value(path, line, option, value)))
-        change = Change(tuple(values), knob.why, ChangeSource.KNOB, knob.expect_bytes)
+        change = Change(
+            tuple(values), knob.why, ChangeSource.KNOB, knob.expect_bytes, needs=knob.needs
+        )
         if change.digest in seen:
             raise ConfigError(
                 path, line, f"{change.label} is already a knob on line {seen[change.digest]}"

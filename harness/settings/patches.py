@@ -25,6 +25,8 @@ FEATURES = {
     "(pgo's order-*) are skipped",
     "user_fault_signal": "a user program's fault stops this kernel instead of "
     "signalling the program: the fault probe is not run",
+    "unwinder_none": "no UNWINDER_NONE choice for Thumb-2: the size search does not try "
+    "dropping the unwinder and its .ARM.exidx/.ARM.extab tables",
 }
 
 
