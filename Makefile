@@ -8,14 +8,14 @@ setup:
 # Lint (ruff, mypy); the unit tier on a machine that lacks QEMU, the cross
 # compiler and the kernel source (.ci/without-tools); then everything, where a
 # missing tool fails rather than skips: the baseline built, booted and put
-# through the workload, and every cycle (the size search on a budget of 4
+# through the workload, and every cycle (the size search on a budget of 3
 # trials, and on two socket workers); then the cycle again on the AN386.
 # Both on two xdist workers, as `pytest -n 2` is used: QEMU runs on one core,
 # so boots, traces and censuses overlap the builds.
 test: setup
 	python3 -m ruff check . && python3 -m ruff format --check . && python3 -m mypy
 	bash .ci/without-tools python3 -m pytest -q tests test_trace_parser
-	python3 -m pytest -n 2 -o kqual_require_tools=true --search-budget 4
+	python3 -m pytest -n 2 -o kqual_require_tools=true --search-budget 3
 	python3 -m pytest -n 2 -o kqual_require_tools=true test_cycles -k syscall_prune --target an386
 
 # The unit tier: parsers, analysers, settings and orchestration, on recorded

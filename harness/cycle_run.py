@@ -23,12 +23,18 @@ from .core.paths import cache_dir, candidate_dir, resolve, work_dir
 from .core.publish import write_atomic
 from .core.verdicts import StepName
 from .derive.reachable import reachable_syscalls
-from .image.candidate import BuiltCandidate, CandidateSpec, build_candidate, definition_key
+from .image.candidate import (
+    BuiltCandidate,
+    CandidateSpec,
+    build_candidate,
+    build_time,
+    definition_key,
+)
 from .image.kernel_source import KernelSource, prepare_source
 from .image.userspace import Userspace, build_userspace, write_initramfs
 from .kernel.implemented import lost_syscalls
 from .kernel.syscall_table import syscall_names
-from .report.results import Records, read_record
+from .report.results import Records
 from .scan.syscalls import ScanResult
 from .settings.cycles import CandidateDef, CycleDef
 from .settings.derivation import Derivation
@@ -214,14 +220,13 @@ class CycleRunner:
                 raise CandidateSkipped(f"{self.cycle.name}/{name} not built: {why}")
 
     def full_build(self, name: str) -> tuple[str, float] | None:
-        """(name, seconds) when this run built the candidate from an empty folder
-        (the worker that built it recorded so; an up-to-date find records nothing)."""
-        record = read_record(self.results(name))
-        if record is None or record.run_id != self.env.run_id:
+        """(name, seconds) of the candidate's build folder's last build, when that
+        one started from an empty folder (the folder keeps it: another cycle or
+        worker may have built it)."""
+        got = build_time(self.built(name).kernel.folder)
+        if got is None or got[1] != "scratch":
             return None
-        if record.get("build_from") != "scratch":
-            return None
-        return name, float(record.get("build_seconds") or 0.0)
+        return name, got[0]
 
     def built_so_far(self) -> dict[str, BuiltCandidate]:
         """The candidates this process has built (or found up to date)."""

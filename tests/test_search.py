@@ -371,7 +371,7 @@ def test_trial_cost_is_the_mean_trial_build_against_a_full_build():
     assert (cost.mean_seconds, cost.trials, cost.ratio) == (30.0, 2, 0.125)
     assert "mean kernel build 30 s over 2 trials, against 240 s for baseline" in cost.line
     assert "0.12 of a full build" in cost.line and cost.as_json()["ratio"] == 0.125
-    assert "no full build was timed" in trial_cost([trial(40.0)], None).line
+    assert "no full build of the baseline was timed" in trial_cost([trial(40.0)], None).line
     assert "no trial's kernel was built" in trial_cost([trial(None)], None).line
     back = TrialOutcome.from_json(trial(40.0).as_json())
     assert back.build_seconds == 40.0

@@ -16,9 +16,11 @@ from typing import Any
 
 from filelock import FileLock
 
+from ..core import jsonfile
 from ..core.fingerprint import Fingerprint
 from ..core.paths import candidate_dir
 from ..core.progress import say
+from ..core.publish import write_atomic
 from ..core.stage import Stage
 from ..settings.target import Target
 from . import build_folders
@@ -58,6 +60,20 @@ class BuiltCandidate:
     axf_bytes: int
     rebuilt: bool
     facts: dict[str, Any] = field(default_factory=dict)  # for the build step's record
+
+
+BUILD_TIME = "kqual-build-time.json"  # in the build folder: its last build's seconds
+
+
+def build_time(folder: Path) -> tuple[float, str] | None:
+    """(seconds, how it started) of the folder's last build, when kqual timed one."""
+    try:
+        data = jsonfile.loads("build-time", (folder / BUILD_TIME).read_text())
+    except OSError:
+        return None
+    if data is None:
+        return None
+    return float(data["seconds"]), str(data["from"])
 
 
 def build_folder(target: Target, name: str) -> Path:
@@ -153,6 +169,11 @@ def build_candidate(target: Target, spec: CandidateSpec) -> BuiltCandidate:
         "initramfs_bytes": _initramfs_bytes(kernel.folder),
         "sections": sizes.as_dict(),
     }
+    if kernel.rebuilt:
+        write_atomic(
+            folder / BUILD_TIME,
+            jsonfile.dumps("build-time", {"seconds": build_seconds, "from": build_from}),
+        )
     if kernel.rebuilt:  # what a build costs (a trial's against a full build); an up-to-date
         # find by another worker must not overwrite what the build's worker measured
         facts |= {"build_seconds": build_seconds, "build_from": build_from}

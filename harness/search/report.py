@@ -65,7 +65,7 @@ class TrialCost:
             return "trial cost: no trial's kernel was built in this run (all up to date)"
         mean = f"trial cost: mean kernel build {self.mean_seconds:.0f} s over {self.trials} trials"
         if self.full is None or self.ratio is None:
-            return mean + "; no full build was timed in this run to compare with"
+            return mean + "; no full build of the baseline was timed to compare with"
         return (
             f"{mean}, against {self.full.seconds:.0f} s for {self.full.candidate} "
             f"built from an empty folder: {self.ratio:.2f} of a full build (goal: 1/3 or less)"
