@@ -11,11 +11,13 @@ setup:
 # through the workload, and every cycle (the size search on a budget of 3
 # trials, and on two socket workers); then the cycle again on the AN386.
 # Both on two xdist workers, as `pytest -n 2` is used: QEMU runs on one core,
-# so boots, traces and censuses overlap the builds.
+# so boots, traces and censuses overlap the builds. The baseline's workload
+# steps run in order on one machine, so they run on their own, serially.
 test: setup
 	python3 -m ruff check . && python3 -m ruff format --check . && python3 -m mypy
 	bash .ci/without-tools python3 -m pytest -q tests test_trace_parser
-	python3 -m pytest -n 2 -o kqual_require_tools=true --search-budget 3
+	python3 -m pytest -n 2 -o kqual_require_tools=true --search-budget 3 -k "not test_workload_step"
+	python3 -m pytest -o kqual_require_tools=true test_cycles/test_baseline.py -k test_workload_step
 	python3 -m pytest -n 2 -o kqual_require_tools=true test_cycles -k syscall_prune --target an386
 
 # The unit tier: parsers, analysers, settings and orchestration, on recorded
