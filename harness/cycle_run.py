@@ -27,7 +27,6 @@ from .image.candidate import (
     BuiltCandidate,
     CandidateSpec,
     build_candidate,
-    build_time,
     definition_key,
 )
 from .image.kernel_source import KernelSource, prepare_source
@@ -219,15 +218,6 @@ class CycleRunner:
                 )
                 raise CandidateSkipped(f"{self.cycle.name}/{name} not built: {why}")
 
-    def full_build(self, name: str) -> tuple[str, float] | None:
-        """(name, seconds) of the candidate's build folder's last build, when that
-        one started from an empty folder (the folder keeps it: another cycle or
-        worker may have built it)."""
-        got = build_time(self.built(name).kernel.folder)
-        if got is None or got[1] != "scratch":
-            return None
-        return name, got[0]
-
     def built_so_far(self) -> dict[str, BuiltCandidate]:
         """The candidates this process has built (or found up to date)."""
         return {n: b for n, b in self._built.items() if isinstance(b, BuiltCandidate)}
@@ -353,9 +343,11 @@ class CycleRunner:
     # -- what a shell sees --------------------------------------------------
     def _nodes(self) -> list[str]:
         """The device nodes the initramfs declares: each must still open."""
-        target = self.env.target
-        spec = load_spec(target.initramfs_spec, nodes_only=target.rootfs is not None)
-        return [n.path for n in spec.nodes]
+        if "nodes" not in self.memo:
+            target = self.env.target
+            spec = load_spec(target.initramfs_spec, nodes_only=target.rootfs is not None)
+            self.memo["nodes"] = [n.path for n in spec.nodes]
+        return self.memo["nodes"]
 
     def _take_census(self, name: str) -> CensusRecord | None:
         """The census of a fresh machine of its own, so that the workload and the
@@ -383,7 +375,7 @@ class CycleRunner:
         return record
 
     def census(self, name: str) -> CensusRecord:
-        """The candidate's census of this run: taken with its workload, or now."""
+        """The candidate's census of this run: taken after its workload, or now."""
         got = read_census(self.results(name), self.env.run_id) or self._take_census(name)
         if got is None:
             raise MissingMeasurement(f"{self.cycle.name}/{name}: its census could not be taken")

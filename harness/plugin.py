@@ -441,16 +441,8 @@ class Session:
                     ],
                 )
         if "workload_step" in names:
-            # The steps run in order on one machine (file_rename needs file_create's
-            # file): under xdist they stay together on one worker.
             steps = self.settings.workload.steps
-            metafunc.parametrize(
-                "workload_step",
-                [
-                    pytest.param(s, id=s.label, marks=pytest.mark.xdist_group("workload-steps"))
-                    for s in steps
-                ],
-            )
+            metafunc.parametrize("workload_step", steps, ids=[s.label for s in steps])
 
     def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
         """Run each candidate's tests together, in cycle order: one live machine at a time.

@@ -14,6 +14,7 @@ from enum import StrEnum
 from fnmatch import fnmatchcase
 from typing import Any
 
+from ..settings.losses import DEVICE, FILESYSTEM, SYSCALL
 from .census import Census, Kind
 
 
@@ -26,6 +27,9 @@ class LossKind(StrEnum):
     SYSCALL = "syscall"  # the userspace can call it, and it is now ENOSYS
 
 
+_HOW = {LossKind.NO_OPEN: " (does not open)", LossKind.NO_READ: " (read fails)"}
+
+
 @dataclass(frozen=True)
 class Loss:
     key: str  # how accept_losses names it
@@ -36,11 +40,7 @@ class Loss:
         if self.kind == LossKind.GONE:
             under = f", {self.below} entries under it" if self.below else ""
             return f"{self.key} (gone{under})"
-        if self.kind in (LossKind.NO_OPEN, LossKind.NO_READ):
-            return (
-                f"{self.key} ({'does not open' if self.kind == LossKind.NO_OPEN else 'read fails'})"
-            )
-        return self.key
+        return self.key + _HOW.get(self.kind, "")
 
     def as_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -71,11 +71,11 @@ def interface_losses(base: Census, mine: Census) -> list[Loss]:
         elif kind == Kind.NO_READ and now == Kind.NO_OPEN:
             out.append(Loss(path, LossKind.NO_OPEN))
     out += [
-        Loss(f"filesystem {fs}", LossKind.FILESYSTEM)
+        Loss(FILESYSTEM + fs, LossKind.FILESYSTEM)
         for fs in sorted(base.filesystems - mine.filesystems)
     ]
     out += [
-        Loss(f"device {node}", LossKind.DEVICE)
+        Loss(DEVICE + node, LossKind.DEVICE)
         for node, opens in sorted(base.devices.items())
         if opens and not mine.devices.get(node, False)
     ]
@@ -91,9 +91,13 @@ def _topmost_gone(path: str, gone: set[str]) -> str:
     return top
 
 
+def syscall_loss(name: str) -> Loss:
+    """A reachable syscall now ENOSYS (sys_ni_syscall, or pruned)."""
+    return Loss(SYSCALL + name, LossKind.SYSCALL)
+
+
 def syscall_losses(names: set[str]) -> list[Loss]:
-    """Reachable syscalls now ENOSYS (sys_ni_syscall, or pruned), as losses."""
-    return [Loss(f"syscall {name}", LossKind.SYSCALL) for name in sorted(names)]
+    return [syscall_loss(name) for name in sorted(names)]
 
 
 def accepts(pattern: str, loss: Loss) -> bool:

@@ -12,7 +12,7 @@ class StepName(StrEnum):
     BUILD = "build"
     BOOT = "boot"
     WORKLOAD = "workload"
-    CENSUS = "census"  # what a shell sees of the kernel, taken before the workload
+    CENSUS = "census"  # what a shell sees of the kernel, on a machine of its own
     REGRESSION = "regression"
     ENOSYS = "enosys"
     REPRODUCE = "reproduce"  # the search's minimal.config, built from scratch, gives this image

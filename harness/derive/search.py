@@ -17,6 +17,7 @@ from typing import Any
 from ..core import jsonfile
 from ..core.publish import write_atomic, write_by_content
 from ..core.verdicts import StepName
+from ..image.candidate import build_time
 from ..search.front import Point, front_chart, front_table, pareto, points
 from ..search.report import (
     MINIMAL_PATCHES,
@@ -176,6 +177,8 @@ def _sha(path: Path) -> str:
 
 
 def _full_build(ctx: Context) -> FullBuild | None:
-    """The cycle's baseline, when this run built it from an empty folder."""
-    got = ctx.full_build(ctx.cycle.baseline)
-    return FullBuild(*got) if got else None
+    """The baseline's build folder's last build, when it started from an empty
+    folder (whichever cycle or worker built it)."""
+    name = ctx.cycle.baseline
+    timed = build_time(ctx.built(name).kernel.folder)
+    return FullBuild(name, timed[0]) if timed and timed[1] == "scratch" else None

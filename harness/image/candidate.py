@@ -118,13 +118,11 @@ def build_candidate(target: Target, spec: CandidateSpec) -> BuiltCandidate:
         finally:
             if log.exists():
                 _publish(log, out / "image.log")
-        build_seconds = round(time.monotonic() - started, 1) if kernel.rebuilt else 0.0
-        if not kernel.rebuilt:
-            build_from = "up_to_date"
-        elif fresh:
-            build_from = "seed" if spec.seed else "scratch"
-        else:
-            build_from = "incremental"
+        # What the build cost (a trial's against a full build), when it ran here.
+        timing = {
+            "seconds": round(time.monotonic() - started, 1),
+            "from": ("seed" if spec.seed else "scratch") if fresh else "incremental",
+        }
         image_fp = Fingerprint().add("kernel", kernel.fingerprint)
         image_fp.add_code("image.bootwrap")
         image_fp.add_text(
@@ -169,14 +167,9 @@ def build_candidate(target: Target, spec: CandidateSpec) -> BuiltCandidate:
         "initramfs_bytes": _initramfs_bytes(kernel.folder),
         "sections": sizes.as_dict(),
     }
-    if kernel.rebuilt:
-        write_atomic(
-            folder / BUILD_TIME,
-            jsonfile.dumps("build-time", {"seconds": build_seconds, "from": build_from}),
-        )
-    if kernel.rebuilt:  # what a build costs (a trial's against a full build); an up-to-date
-        # find by another worker must not overwrite what the build's worker measured
-        facts |= {"build_seconds": build_seconds, "build_from": build_from}
+    if kernel.rebuilt:  # an up-to-date find (another worker's) keeps what the build measured
+        write_atomic(folder / BUILD_TIME, jsonfile.dumps("build-time", timing))
+        facts |= {"build_seconds": timing["seconds"], "build_from": timing["from"]}
     say(
         f"{spec.cycle}/{spec.name}: linux.axf {axf_bytes:,} bytes "
         f"({'rebuilt' if rebuilt else 'nothing rebuilt'}), artifacts in {out}"

@@ -23,6 +23,11 @@ def lost_syscalls(runner: Any, system_map: Path, base_map: Path) -> list[str]:
     return [label for nr, label in sorted(base.items()) if nr not in mine]
 
 
+def syscall_name(label: str) -> str:
+    """The name in a lost_syscalls() label ('name (nr)')."""
+    return label.split(" ", 1)[0]
+
+
 def _implemented(entries: dict[int, Any], reachable: Any, system_map: Path) -> dict[int, str]:
     """Reachable syscall number -> 'name (nr)' for those with a real entry point here."""
     addresses = first_addresses(system_map)

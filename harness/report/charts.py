@@ -5,16 +5,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..core import figures
 from ..core.verdicts import Reason
 from .summary import Summary
 
 
 def size_vs_time(summary: Summary, out: Path) -> list[Path]:
     """One point per candidate that has both figures; the selected one marked."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = figures.pyplot()
 
     points = [
         (name, d.linux_axf_bytes, d.guest_shell_ready_ms, d.reason)
@@ -45,8 +43,4 @@ def size_vs_time(summary: Summary, out: Path) -> list[Path]:
     ax.set_title(f"cycle {summary.cycle}: size against boot time")
     ax.grid(alpha=0.3)
     fig.tight_layout()
-    paths = [out.with_name(out.name + ".png"), out.with_name(out.name + ".svg")]
-    for p in paths:
-        fig.savefig(p)
-    plt.close(fig)
-    return paths
+    return figures.save(fig, out)

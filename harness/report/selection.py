@@ -12,10 +12,18 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from ..boot.census import read_census
-from ..boot.losses import Loss, interface_losses, judge, summarize, syscall_losses
+from ..boot.census import CensusRecord, read_census
+from ..boot.losses import (
+    Loss,
+    interface_losses,
+    judge,
+    summarize,
+    syscall_loss,
+    syscall_losses,
+)
 from ..core import jsonfile
 from ..core.verdicts import STEP_FAILURE, Reason, StepName
+from ..kernel.implemented import syscall_name
 from ..settings.cycles import CycleDef
 from .bloat import Bloat
 from .charts import size_vs_time
@@ -62,6 +70,7 @@ def _syscall_counts(r: CandidateRecord) -> dict[str, int]:
 
 def decide(cycle: CycleDef, root: Path, run_id: str) -> list[Decision]:
     decisions = []
+    base_census = read_census(root / cycle.baseline, run_id)
     for c in cycle.candidates:
         r = read_record(root / c.name)
         if r is None or r.run_id != run_id:
@@ -76,9 +85,11 @@ def decide(cycle: CycleDef, root: Path, run_id: str) -> list[Decision]:
         risk = "; ".join(risks)
         if failure is None and risks and not cycle.accept_at_risk:
             failure = (Reason.AT_RISK, risk)
-        losses = candidate_losses(cycle, root, run_id, c.name, r)
+        losses = candidate_losses(cycle, base_census, root, run_id, c.name, r)
         # accept_at_risk accepts the pruned syscalls the userspace can call.
-        pruned = [f"syscall {n}" for n in r.reachable_pruned or {}] if cycle.accept_at_risk else []
+        pruned = (
+            [syscall_loss(n).key for n in r.reachable_pruned or {}] if cycle.accept_at_risk else []
+        )
         judged = judge(losses or [], cycle.accept_losses + pruned)
         judged.unused = [u for u in judged.unused if u not in pruned]
         if failure is None and losses is None:
@@ -120,16 +131,21 @@ def decide(cycle: CycleDef, root: Path, run_id: str) -> list[Decision]:
 
 
 def candidate_losses(
-    cycle: CycleDef, root: Path, run_id: str, name: str, record: CandidateRecord
+    cycle: CycleDef,
+    base: CensusRecord | None,
+    root: Path,
+    run_id: str,
+    name: str,
+    record: CandidateRecord,
 ) -> list[Loss] | None:
-    """What the candidate gives up against the baseline, from this run's censuses
-    (None: one of them was not taken in this run)."""
+    """What the candidate gives up against the baseline's census `base`, from this
+    run's censuses (None: one of them was not taken in this run)."""
     if name == cycle.baseline:
         return []
-    base, mine = read_census(root / cycle.baseline, run_id), read_census(root / name, run_id)
+    mine = read_census(root / name, run_id)
     if base is None or mine is None:
         return None
-    syscalls = {label.split(" ", 1)[0] for label in mine.syscalls_lost}
+    syscalls = {syscall_name(label) for label in mine.syscalls_lost}
     syscalls |= set(record.reachable_pruned or {})
     return interface_losses(base.census, mine.census) + syscall_losses(syscalls)
 

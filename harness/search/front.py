@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from ..core import figures
 from .trial import TrialOutcome, Verdict
 
 # The verdicts a point on the front may have: qualified, or rejected for time only.
@@ -78,10 +79,7 @@ def front_table(base: Point, pts: list[Point], tolerance: float) -> str:
 
 def front_chart(base: Point, pts: list[Point], tolerance: float, out: Path) -> list[Path]:
     """Bytes against time, each verdict by its marker, the front as a line (PNG, SVG)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = figures.pyplot()
 
     fig, ax = plt.subplots(figsize=(9, 6))
     styles = {
@@ -123,8 +121,4 @@ def front_chart(base: Point, pts: list[Point], tolerance: float, out: Path) -> l
     ax.set_title("size_search: size for time")
     ax.legend(fontsize=8)
     fig.tight_layout()
-    paths = [out.with_suffix(".png"), out.with_suffix(".svg")]
-    for path in paths:
-        fig.savefig(path)
-    plt.close(fig)
-    return paths
+    return figures.save(fig, out)

@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from ..core import figures
 from ..settings.change import ChangeSource
 from .search import SearchResult
 from .trial import TrialOutcome
@@ -140,10 +141,7 @@ def waterfall(steps: list[tuple[str, int, dict[str, int]]], out: Path) -> list[P
     steps: (label, linux.axf bytes after the step, section sizes after it).
     Written as PNG and SVG next to the summary.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = figures.pyplot()
 
     fig, (ax, bx) = plt.subplots(
         2, 1, figsize=(max(8, len(steps) * 0.9), 9), gridspec_kw={"height_ratios": [3, 2]}
@@ -169,8 +167,4 @@ def waterfall(steps: list[tuple[str, int, dict[str, int]]], out: Path) -> list[P
     bx.set_ylabel("vmlinux bytes by section")
     bx.legend(fontsize=7, ncol=len(SECTIONS))
     fig.tight_layout()
-    paths = [out.with_suffix(".png"), out.with_suffix(".svg")]
-    for p in paths:
-        fig.savefig(p)
-    plt.close(fig)
-    return paths
+    return figures.save(fig, out)

@@ -15,10 +15,10 @@ from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from ..boot.losses import interface_losses, judge, summarize, syscall_losses
+from ..boot.losses import interface_losses, judge, summarize, syscall_loss, syscall_losses
 from ..boot.qemu import BootFailure
 from ..core.errors import KqualError
-from ..kernel.implemented import lost_syscalls
+from ..kernel.implemented import lost_syscalls, syscall_name
 from ..kernel.kconfig import ConfigNotAppliedError
 from ..settings.change import ChangeSource
 
@@ -57,7 +57,7 @@ class TrialOutcome:
     saved_sections: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
     build_seconds: float | None = None  # its kernel build's, when it was rebuilt here
-    build_from: str = ""  # seed, incremental, scratch or up_to_date
+    build_from: str = ""  # seed, incremental or scratch; "" when it was up to date
     guest_ms: float | None = None  # its guest shell-ready time, when it booted
 
     @property
@@ -110,10 +110,9 @@ def evaluate(runner: Any, name: str, base: str) -> tuple[Verdict, str]:
         return Verdict.REGRESSION, detail
     accept = runner.cycle.accept_losses
     lost = lost_syscalls(runner, built.results / "System.map", base_built.results / "System.map")
-    refused = judge(syscall_losses({label.split(" ", 1)[0] for label in lost}), accept).refused
-    if refused:
-        names = {loss.key.split(" ", 1)[1] for loss in refused}
-        shown = [label for label in lost if label.split(" ", 1)[0] in names]
+    refused = set(judge(syscall_losses({syscall_name(label) for label in lost}), accept).refused)
+    shown = [label for label in lost if syscall_loss(syscall_name(label)) in refused]
+    if shown:
         return Verdict.REACHABLE_LOST, "now sys_ni_syscall: " + ", ".join(shown[:8])
     losses = interface_losses(runner.census(base).census, runner.census(name).census)
     judged = judge(losses, accept)

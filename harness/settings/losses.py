@@ -4,7 +4,7 @@ the cycles file is read; harness/boot/losses.py matches the entries."""
 from __future__ import annotations
 
 # The words an entry starts with, besides a path under /proc or /sys.
-PREFIXES = ("filesystem ", "device ", "syscall ")
+FILESYSTEM, DEVICE, SYSCALL = PREFIXES = ("filesystem ", "device ", "syscall ")
 
 
 def check_accept_entry(entry: object) -> str | None:
