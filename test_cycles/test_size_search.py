@@ -1,8 +1,9 @@
 """The size_search cycle: one item per trial slot, so xdist spreads the trials.
 
-Slot i runs the i-th proposal (largest expected saving first) on top of the
-search's base; the candidate that derives `search` then combines what passed
-and goes through every candidate test (test_candidates.py) plus the
+Slot i runs the i-th trial: round 1's proposals (largest expected saving
+first) on top of the search's base, then each later round's on top of the
+round before's best; the candidate that derives `search` then carries what
+the rounds accepted and goes through every candidate test (test_candidates.py) plus the
 from-scratch rebuild of its minimal.config here.
 """
 
@@ -20,7 +21,7 @@ def test_trial(cycle_runners, search_slot, record_property):
     search = size_search(cycle_runners[cycle])
     outcome = search.trial(int(slot.split("-")[1]))
     if outcome is None:
-        pytest.skip(f"{cycle}: {len(search.proposals())} proposals, none left for {slot}")
+        pytest.skip(f"{cycle}: the search ended before {slot} ({search.slots()} trials in round 1)")
     record_property("change", outcome.label)
     record_property("verdict", outcome.verdict)
     record_property("saved_bytes", outcome.saved_bytes)

@@ -13,7 +13,7 @@ from harness.search.kbuild_map import KbuildMap, prompted_options
 from harness.search.proposals import proposals, trace_changes
 from harness.search.search import Budget, SizeSearch
 from harness.search.trial import TrialOutcome, Verdict
-from harness.settings.change import Change, combined
+from harness.settings.change import Change, ChangeSource, combined
 from harness.settings.knobs import load_knobs
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -170,29 +170,50 @@ def test_combined_values_later_wins():
 
 # -- the combination -------------------------------------------------------------
 class _FakeSearch(SizeSearch):
-    """Trials given as outcomes; a combination fails when it holds a bad pair."""
+    """Trials answered from a table; a combination fails when it holds a bad pair
+    (with what earlier rounds accepted); `later[i]` is what round i+2 proposes."""
 
-    def __init__(self, outcomes, bad_pairs):
-        self.budget = Budget(len(outcomes))
-        self._given = outcomes
-        self._bad = bad_pairs
+    def __init__(self, outcomes, bad_pairs, later=(), budget=None):
+        self.budget = Budget(budget or len(outcomes) + sum(len(x) for x in later))
+        self._proposals = [_as_change(o) for o in outcomes]
         self._skipped = []
         self._result = None
-        self.tried = []
+        self._rounds, self._finished, self._over = [], {}, False
+        self.spec = type("Spec", (), {"base": "base"})()
+        self.cycle = type("Cycle", (), {"name": "size_search"})()
+        self._given = {_as_change(o).digest: o for o in [*outcomes, *(o for x in later for o in x)]}
+        self._later = list(later)
+        self._bad = bad_pairs
+        self.tried = []  # the options of each combination built, this round's only
+        self.asked: list[tuple[str, str]] = []  # (trial name, its base) as run
+        self.proposed_on: list[str] = []
 
-    def proposals(self):
-        return [Change(tuple((k, v) for k, v in o.values)) for o in self._given]
+    def _round_proposals(self, base, prior):
+        self.proposed_on.append(base)
+        i = len(self._rounds) - 1  # round i+2 is being proposed
+        return ([_as_change(o) for o in self._later[i]] if i < len(self._later) else []), []
 
-    def trial(self, slot):
-        return self._given[slot] if slot < len(self._given) else None
-
-    def _outcome(self, change, name, values):
+    def _outcome(self, change, name, values, rnd, wait=True):
+        if change.source != ChangeSource.COMBINATION:
+            self.asked.append((name, rnd.base))
+            outcome = self._given[change.digest]
+            outcome.round = rnd.number
+            return outcome
         options = {k for k, _ in values}
         self.tried.append(sorted(options))
-        bad = any(set(p) <= options for p in self._bad)
+        bad = any(set(p) <= options | {k for k, _ in rnd.prior} for p in self._bad)
+        saved = sum(self._given[Change(((k, v),)).digest].saved_bytes for k, v in values)
         return TrialOutcome(
-            change.label, [list(v) for v in values], Verdict.REGRESSION if bad else Verdict.ACCEPTED
+            change.label,
+            [list(v) for v in values],
+            Verdict.REGRESSION if bad else Verdict.ACCEPTED,
+            source=ChangeSource.COMBINATION,
+            saved_bytes=saved,
         )
+
+
+def _as_change(o):
+    return Change(tuple((k, v) for k, v in o.values))
 
 
 def _accepted(option, saved):
@@ -235,6 +256,80 @@ def test_budget_limits_the_slots():
     assert Budget(1, deadline=0.0).expired() and not Budget(1).expired()
 
 
+# -- rounds ------------------------------------------------------------------------
+def _rejected(option):
+    return TrialOutcome(f"{option}=n", [[option, "n"]], Verdict.BOOT_FAILURE, "panic")
+
+
+def test_each_round_starts_from_the_last_ones_best_until_nothing_is_left_to_propose():
+    a, b, c = _accepted("A", 300), _accepted("B", 200), _accepted("C", 50)
+    s = _FakeSearch(
+        [a, b, _rejected("X")],
+        [],
+        # round 2 proposes A again (tried once only), C and D; round 3 E and F
+        later=[[a, c, _rejected("D")], [_accepted("E", 10)]],
+    )
+    r = s.result()
+    first_best = f"combo-{Change((('A', 'n'), ('B', 'n'))).digest[:10]}"
+    prior = Change((("A", "n"), ("B", "n"))).digest[:6]
+    second_best = f"r2-{prior}-{_as_change(c).slug}"
+    assert s.proposed_on == [first_best, second_best, r.seed]  # round 4: nothing left
+    assert s.asked[3:] == [
+        (second_best, first_best),
+        (f"r2-{prior}-D-{Change((('D', 'n'),)).digest[:6]}", first_best),
+        (
+            f"r3-{Change((('A', 'n'), ('B', 'n'), ('C', 'n'))).digest[:6]}-E-"
+            f"{Change((('E', 'n'),)).digest[:6]}",
+            second_best,
+        ),
+    ]
+    assert [o.label for o in r.accepted] == ["A=n", "B=n", "C=n", "E=n"]
+    assert dict(r.values) == {"A": "n", "B": "n", "C": "n", "E": "n"}
+    assert [(x["round"], x["trials"], x["accepted"]) for x in r.rounds] == [
+        (1, 3, ["A=n", "B=n"]),
+        (2, 2, ["C=n"]),
+        (3, 1, ["E=n"]),
+    ]
+    assert [o.round for o in r.outcomes] == [1, 1, 1, 2, 2, 3]
+    # a lone passing trial is its round's best: no combination is built for it
+    assert s.tried == [["A", "B"]]
+    assert r.seed.startswith("r3-")
+
+
+def test_a_round_that_accepts_nothing_proposes_no_further_round():
+    s = _FakeSearch([_accepted("A", 300)], [], later=[[_rejected("B")], [_accepted("C", 10)]])
+    r = s.result()
+    assert len(s.proposed_on) == 1  # after round 1; round 2 kept nothing: no round 3
+    assert [x["round"] for x in r.rounds] == [1, 2]
+    assert [o.label for o in r.accepted] == ["A=n"]
+    assert r.seed == f"trial-{Change((('A', 'n'),)).slug}"
+
+
+def test_a_change_that_fails_only_with_an_earlier_rounds_options_is_dropped():
+    s = _FakeSearch(
+        [_accepted("A", 300)], [("A", "C")], later=[[_accepted("B", 20), _accepted("C", 10)]]
+    )
+    r = s.result()
+    assert [o.label for o in r.accepted] == ["A=n", "B=n"]
+    assert r.failed_together == ["C=n"]
+    assert s.tried == [["B", "C"], ["B"]] or s.tried == [["B", "C"]]
+
+
+def test_the_budget_counts_trials_across_rounds():
+    s = _FakeSearch(
+        [_accepted("A", 300), _accepted("B", 200)],
+        [],
+        later=[[_accepted("C", 50), _accepted("D", 40)]],
+        budget=3,
+    )
+    assert s.slots() == 2
+    assert s.trial(2).label == "C=n"  # slot 2 is round 2's first: round 1 ran first
+    assert s.trial(3) is None
+    r = s.result()
+    assert [o.label for o in r.outcomes] == ["A=n", "B=n", "C=n"]
+    assert [x["trials"] for x in r.rounds] == [2, 1]
+
+
 # -- reachable syscalls a change turns off -----------------------------------------
 class _Runner:
     def __init__(self, table, numbers):
@@ -272,12 +367,14 @@ def test_lost_syscalls_are_the_reachable_ones_the_base_implements(write):
 class _CachedSearch(SizeSearch):
     """The real outcome cache and locks, in a temporary folder; evaluation stubbed."""
 
-    def __init__(self, folder, changes, evaluate):
+    def __init__(self, folder, changes, evaluate, later=()):
         self._folder = folder
-        self.budget = Budget(len(changes))
+        self.budget = Budget(len(changes) + sum(len(x) for x in later))
         self._proposals = changes
+        self._later = list(later)
         self._skipped = []
         self._result = None
+        self._rounds, self._finished, self._over = [], {}, False
         self.cycle = type("Cycle", (), {"name": "size_search", "extra": []})()
         self.spec = type("Spec", (), {"base": "base"})()
         target = type("Target", (), {"fragment_paths": []})()
@@ -288,8 +385,12 @@ class _CachedSearch(SizeSearch):
     def folder(self):
         return self._folder
 
-    def _declare(self, name, values):
+    def _declare(self, name, values, base):
         self.declared.append(name)
+
+    def _round_proposals(self, base, prior):
+        i = len(self._rounds) - 1
+        return (self._later[i] if i < len(self._later) else []), []
 
 
 def test_an_interrupted_search_resumes_and_a_rerun_evaluates_nothing(tmp_path, monkeypatch):
@@ -328,6 +429,51 @@ def test_an_interrupted_search_resumes_and_a_rerun_evaluates_nothing(tmp_path, m
     assert result.seed and result.seed.startswith("combo-")
     assert result.seed in rerun.declared
     assert len(set(rerun.declared)) == 4  # three trials and the combination
+
+
+def test_rounds_do_not_depend_on_which_worker_runs_which_slot(tmp_path, monkeypatch):
+    """Worker 1 asks for a round-2 slot first, worker 2 for the slots in order,
+    with one trial held by worker 2 meanwhile: both get the same outcomes and
+    result, every trial and combination is evaluated once, and worker 1 runs
+    round 1's free trials before it waits for the held one."""
+    from filelock import FileLock
+
+    import harness.search.search as search_mod
+
+    first = [Change(((o, "n"),), o) for o in ("A", "B", "C")]
+    later = [[Change((("D", "n"),), "d"), Change((("E", "n"),), "e")]]
+    ran: list[str] = []
+    held = FileLock(str(tmp_path / f"trial-{first[1].slug}.json.lock"))
+
+    def evaluate(runner, name, base, label, values, source, why):
+        ran.append(label)
+        if label == "C=n":  # worker 2 finishes B while worker 1 was on C
+            write = search_mod.write_atomic
+            b = TrialOutcome("B=n", [["B", "n"]], Verdict.ACCEPTED, saved_bytes=20)
+            write(
+                tmp_path / f"trial-{first[1].slug}.json",
+                search_mod.jsonfile.dumps("trial", b.as_json()),
+            )
+            held.release()
+        saved = {"A=n": 30, "C=n": 10, "D=n": 5}.get(label, 60 if "," in label else 0)
+        verdict = Verdict.ACCEPTED if saved else Verdict.BOOT_FAILURE
+        return TrialOutcome(
+            label, values, verdict, "" if saved else "panic", source, why, saved_bytes=saved or None
+        )
+
+    monkeypatch.setattr(search_mod, "timed_evaluate", evaluate)
+    held.acquire()
+    one = _CachedSearch(tmp_path, first, evaluate, later)
+    assert one.trial(3).label == "D=n"  # round 2's first slot
+    assert ran == ["A=n", "C=n", "A=n, B=n, C=n", "D=n"]  # B came from worker 2
+    two = _CachedSearch(tmp_path, first, evaluate, later)
+    got = [two.trial(i) for i in range(5)]
+    assert [o.label for o in got] == ["A=n", "B=n", "C=n", "D=n", "E=n"]
+    assert [o.round for o in got] == [1, 1, 1, 2, 2]
+    assert ran == ["A=n", "C=n", "A=n, B=n, C=n", "D=n", "E=n"]  # only E was new
+    a, b = one.result(), two.result()
+    assert a.as_json() == b.as_json()
+    assert dict(a.values) == {"A": "n", "B": "n", "C": "n", "D": "n"}
 
 
 def test_a_spent_time_budget_runs_no_new_trial_and_caches_nothing(tmp_path, monkeypatch):

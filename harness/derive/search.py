@@ -111,7 +111,7 @@ class Search(Derivation):
         patches = minimal_patches(ctx.source().version, self._applied(ctx))
         (out / MINIMAL_PATCHES).write_text(patches)
         write_atomic(cycle_dir / MINIMAL_PATCHES, patches)
-        search.prune_build_folders(keep={r.seed} if r.seed else set())
+        search.prune_build_folders(keep={c.name for c in ctx.chain(r.seed)} if r.seed else set())
         verdicts: dict[str, int] = {}
         for o in r.outcomes:
             verdicts[o.verdict] = verdicts.get(o.verdict, 0) + 1
@@ -122,6 +122,7 @@ class Search(Derivation):
                 "accepted": [o.label for o in r.accepted],
                 "failed_together": r.failed_together,
                 "combinations": len(r.combinations),
+                "rounds": len(r.rounds),
                 "chart": [p.name for p in chart],
             }
         }

@@ -19,12 +19,12 @@ def table(result: SearchResult, full_build: FullBuild | None = None) -> str:
     """One row per trial, then the combinations: saving, outcome and time; then
     what a trial's build cost against a full build."""
     head = (
-        f"{'trial':<44} {'source':<6} {'saved':>9} "
+        f"{'trial':<44} {'rnd':>3} {'source':<6} {'saved':>9} "
         + " ".join(f"{s:>8}" for s in SECTIONS)
         + f" {'secs':>5}  outcome"
     )
     lines = [head]
-    rows = sorted(result.outcomes, key=lambda o: -(o.saved_bytes or 0))
+    rows = sorted(result.outcomes, key=lambda o: (o.round, -(o.saved_bytes or 0)))
     for o in [*rows, *result.combinations]:
         lines.append(_row(o, result))
     if result.failed_together:
@@ -35,6 +35,12 @@ def table(result: SearchResult, full_build: FullBuild | None = None) -> str:
         lines.append(
             f"not tried ({len(result.skipped)}): "
             + "; ".join(f"{s['label']}: {s['why']}" for s in result.skipped[:12])
+        )
+    for r in result.rounds:
+        lines.append(
+            f"round {r['round']} on {r['base']}: {r['trials']} trial(s), "
+            f"{len(r['accepted'])} accepted, {r['saved_bytes']:,} bytes"
+            + (f" -> {r['best']}" if r["best"] else "")
         )
     lines.append(trial_cost(result.outcomes, full_build).line)
     return "\n".join(lines) + "\n"
@@ -103,7 +109,7 @@ def _row(o: TrialOutcome, result: SearchResult) -> str:
     secs = " ".join(
         f"{o.saved_sections.get(s, 0):>8,}" if o.saved_sections else f"{'-':>8}" for s in SECTIONS
     )
-    head = f"{label[:44]:<44} {o.source[:6]:<6} {saved:>9} {secs} {o.seconds:>5.0f}"
+    head = f"{label[:44]:<44} {o.round:>3} {o.source[:6]:<6} {saved:>9} {secs} {o.seconds:>5.0f}"
     return f"{head}  {verdict}{detail[:160]}"
 
 

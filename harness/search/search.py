@@ -1,17 +1,26 @@
-"""The size search: trials, each on its own, then their combination.
+"""The size search: rounds of trials, each change on its own, then the ones
+that passed together.
 
-Trial i is the i-th proposal (largest expected saving first), so any process
-that runs slot i runs the same trial, whether pytest runs serially, on -n
-workers or on remote ones. Outcomes are kept under the base image's
-fingerprint plus the change (and the workload and this code), each behind
-its own lock: whoever gets to a trial first runs it, the others wait and read
-its outcome; an interrupted search resumes where it stopped and a rerun with
-nothing changed builds nothing.
+Round 1 tries the proposals (largest expected saving first) on top of the
+search's base. Each later round starts from the previous round's best image
+and proposes again from its .config: knobs that clashed with an earlier
+one, options an accepted change made visible or left without users, and the
+profile's never-run options on the new build; a change is tried once. The
+search ends when a round accepts nothing or the budget is spent.
 
-The passing trials are then combined and the combination qualified again.
-When it fails, it is split in halves (largest savings first) and each half is
-added to what already passed: the changes that only fail together are found
-with a few builds, not one per subset.
+Trials are numbered across rounds: slot i is always the same trial, whether
+pytest runs serially, on -n workers or on remote ones, because round r+1
+follows from round r's outcomes alone. Outcomes are kept under the base
+image's fingerprint plus the change (and the workload and this code), each
+behind its own lock: whoever gets to a trial first runs it, the others wait
+and read its outcome; an interrupted search resumes where it stopped and a
+rerun with nothing changed builds nothing. A process that needs a finished
+round runs the round's trials nobody holds first and waits for the rest.
+
+The passing trials of a round are combined and the combination qualified
+again. When it fails, it is split in halves (largest savings first) and each
+half is added to what already passed: the changes that only fail together
+are found with a few builds, not one per subset.
 """
 
 from __future__ import annotations
@@ -21,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from filelock import FileLock
+from filelock import FileLock, Timeout
 
 from ..core import jsonfile
 from ..core.fingerprint import Fingerprint
@@ -61,6 +70,37 @@ class Budget:
 
 
 @dataclass
+class Round:
+    """One round: each change on its own on top of `base`, then those that passed."""
+
+    number: int
+    base: str  # the candidate its trials start from: the search's base, then a round's best
+    prior: tuple[tuple[str, str], ...]  # what the earlier rounds accepted (all in `base`)
+    changes: list[Change]  # its trials, in slot order, as many as the budget leaves
+    first_slot: int  # the slot of changes[0]
+
+    def name(self, change: Change) -> str:
+        """Round 1's trials keep their plain names; a later one names its base."""
+        if self.number == 1:
+            return f"trial-{change.slug}"
+        return f"r{self.number}-{Change(self.prior).digest[:6]}-{change.slug}"
+
+    @property
+    def end(self) -> int:
+        return self.first_slot + len(self.changes)
+
+
+@dataclass
+class RoundResult:
+    outcomes: list[TrialOutcome]
+    combinations: list[TrialOutcome] = field(default_factory=list)
+    kept: list[TrialOutcome] = field(default_factory=list)
+    failed_together: list[str] = field(default_factory=list)
+    seed: str | None = None  # the candidate holding what the round kept, on top of its base
+    saved_bytes: int = 0  # the seed's linux.axf against the round's base, as measured
+
+
+@dataclass
 class SearchResult:
     outcomes: list[TrialOutcome]  # one per trial run (or skipped by the budget)
     combinations: list[TrialOutcome] = field(default_factory=list)
@@ -69,6 +109,7 @@ class SearchResult:
     values: tuple[tuple[str, str], ...] = ()
     seed: str | None = None  # candidate whose build folder holds the final combination
     skipped: list[dict[str, str]] = field(default_factory=list)  # proposals never tried
+    rounds: list[dict[str, Any]] = field(default_factory=list)  # what each round did
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -78,6 +119,7 @@ class SearchResult:
             "failed_together": self.failed_together,
             "values": dict(self.values),
             "skipped": self.skipped,
+            "rounds": self.rounds,
         }
 
 
@@ -91,6 +133,9 @@ class SizeSearch:
         self._skipped: list[tuple[Change, str]] = []
         self._result: SearchResult | None = None
         self._folder: Path | None = None
+        self._rounds: list[Round] = []
+        self._finished: dict[int, RoundResult] = {}
+        self._over = False  # no round follows the last one in _rounds
 
     @property
     def base(self) -> str:
@@ -115,22 +160,25 @@ class SizeSearch:
 
     # -- proposals -------------------------------------------------------------
     def proposals(self) -> list[Change]:
+        """Round 1's proposals, on the search's base."""
         if self._proposals is None:
-            self._proposals = self._load_proposals()
+            self._proposals, self._skipped = self._load_proposals(self.base, ())
         return self._proposals
 
-    def _load_proposals(self) -> list[Change]:
+    def _load_proposals(
+        self, base: str, prior: tuple[tuple[str, str], ...]
+    ) -> tuple[list[Change], list[tuple[Change, str]]]:
+        """Worked out by one process per round and kept: every worker tries the same."""
         knobs_path = resolve(self.spec.knobs)
         knobs = load_knobs(knobs_path)
-        path = (
-            self.folder() / f"proposals-{Change((('K', knobs_path.read_text()),)).digest[:16]}.json"
-        )
+        key = Change((("K", knobs_path.read_text()), *prior)).digest[:16]
+        path = self.folder() / f"proposals-{key}.json"
         with FileLock(str(path) + ".lock"):
             data = jsonfile.loads("proposals", path.read_text()) if path.exists() else None
             if data is not None:
-                self._skipped = [(_change(d), d["skip"]) for d in data["skipped"]]
-                return [_change(d) for d in data["trials"]]
-            ordered, skipped = self._propose(knobs)
+                skipped = [(_change(d), d["skip"]) for d in data["skipped"]]
+                return [_change(d) for d in data["trials"]], skipped
+            ordered, skipped = self._propose(knobs, base)
             write_atomic(
                 path,
                 jsonfile.dumps(
@@ -141,21 +189,22 @@ class SizeSearch:
                     },
                 ),
             )
-            self._skipped = skipped
-            return ordered
+            return ordered, skipped
 
-    def _propose(self, knobs: list[Change]) -> tuple[list[Change], list[tuple[Change, str]]]:
+    def _propose(
+        self, knobs: list[Change], base_name: str
+    ) -> tuple[list[Change], list[tuple[Change, str]]]:
         target = self.runner.env.target
-        base = self.runner.built(self.base)
+        base = self.runner.built(base_name)
         source = prepare_source(target, base.results)
         say(
-            f"{self.cycle.name}: proposing trials from {self.spec.knobs} and the "
-            f"'{self.spec.selector}' profile"
+            f"{self.cycle.name}: proposing trials on {base_name} from {self.spec.knobs} "
+            f"and the '{self.spec.selector}' profile"
         )
         entry = self.runner.profile(self.cycle.baseline, self.spec.selector)
         hits = entry.profile().symbols
         fps = footprints(
-            build_folder(target, self.runner.build_name(self.base)),
+            build_folder(target, self.runner.build_name(base_name)),
             KbuildMap.from_tree(source.tree, ARCH),
             SymbolTable.from_vmlinux(base.results / "vmlinux"),
             hits,
@@ -171,24 +220,86 @@ class SizeSearch:
         return ordered, unmet + skipped
 
     def slots(self) -> int:
-        return min(self.budget.trials, len(self.proposals()))
+        """Round 1's trials: the slots every search runs before it can go on."""
+        return len(self._first_round().changes)
+
+    # -- rounds -----------------------------------------------------------------
+    def _first_round(self) -> Round:
+        if not self._rounds:
+            changes = self.proposals()[: self.budget.trials]
+            self._rounds.append(Round(1, self.base, (), changes, 0))
+        return self._rounds[0]
+
+    def _next_round(self, rnd: Round) -> Round | None:
+        """The round after `rnd` (which is run to its end first), or None: the search is over."""
+        if rnd.number < len(self._rounds):
+            return self._rounds[rnd.number]
+        if self._over:
+            return None
+        done = self.finish(rnd)
+        left = self.budget.trials - rnd.end
+        if not done.kept or done.seed is None or left <= 0 or self.budget.expired():
+            self._over = True
+            return None
+        prior = combined([Change(rnd.prior), *(Change(_tuple(o.values)) for o in done.kept)])
+        tried = {c.digest for r in self._rounds for c in r.changes}
+        proposed, skipped = self._round_proposals(done.seed, prior)
+        changes = [c for c in proposed if c.digest not in tried][:left]
+        number = rnd.number + 1
+        self._skipped += [(c, f"round {number}: {why}") for c, why in skipped]
+        if not changes:
+            self._over = True
+            return None
+        nxt = Round(number, done.seed, prior, changes, rnd.end)
+        self._rounds.append(nxt)
+        say(
+            f"{self.cycle.name}: round {number}: {len(changes)} trial(s) on {done.seed} "
+            f"({len(prior)} option(s) accepted so far)"
+        )
+        return nxt
+
+    def _round_proposals(
+        self, base: str, prior: tuple[tuple[str, str], ...]
+    ) -> tuple[list[Change], list[tuple[Change, str]]]:
+        return self._load_proposals(base, prior)
+
+    def _round_of(self, slot: int) -> Round | None:
+        rnd: Round | None = self._first_round()
+        while rnd is not None and slot >= rnd.end:
+            rnd = self._next_round(rnd)
+        return rnd
 
     # -- trials -----------------------------------------------------------------
     def trial(self, slot: int) -> TrialOutcome | None:
-        """The outcome of trial `slot`: cached, run here, or `budget`; None past the list."""
-        props = self.proposals()
-        if slot >= self.slots():
+        """The outcome of trial `slot`: cached, run here, or `budget`; None past the
+        search's end. A slot of a later round first needs the rounds before it."""
+        if slot >= self.budget.trials:
             return None
-        return self._outcome(props[slot], f"trial-{props[slot].slug}", props[slot].values)
+        rnd = self._round_of(slot)
+        if rnd is None:
+            return None
+        change = rnd.changes[slot - rnd.first_slot]
+        return self._outcome(change, rnd.name(change), change.values, rnd)
 
     def _outcome(
-        self, change: Change, name: str, values: tuple[tuple[str, str], ...]
-    ) -> TrialOutcome:
+        self,
+        change: Change,
+        name: str,
+        values: tuple[tuple[str, str], ...],
+        rnd: Round,
+        wait: bool = True,
+    ) -> TrialOutcome | None:
+        """The trial's outcome; None when `wait` is off and another process holds it."""
         path = self.folder() / f"{name}.json"
         # Declared even when its outcome is cached: the result's seed may name it,
         # and its build folder is known only from its definition.
-        self._declare(name, values)
-        with FileLock(str(path) + ".lock"):
+        self._declare(name, values, rnd.base)
+        lock = FileLock(str(path) + ".lock", timeout=-1 if wait else 0)
+        try:
+            lock.acquire()
+        except Timeout:
+            return None
+        try:
             data = jsonfile.loads("trial", path.read_text()) if path.exists() else None
             if data is not None:
                 outcome = TrialOutcome.from_json(data)
@@ -202,17 +313,19 @@ class SizeSearch:
                     "time budget spent",
                     change.source,
                     change.why,
+                    round=rnd.number,
                 )
-            say(f"{self.cycle.name}: {name}: trying {change.label}")
+            say(f"{self.cycle.name}: {name}: trying {change.label} on {rnd.base}")
             outcome = timed_evaluate(
                 self.runner,
                 name,
-                self.base,
+                rnd.base,
                 change.label,
                 _pairs(values),
                 change.source,
                 change.why,
             )
+            outcome.round = rnd.number
             write_atomic(path, jsonfile.dumps("trial", outcome.as_json()))
             saved = f", saves {outcome.saved_bytes:,} bytes" if outcome.saved_bytes else ""
             say(
@@ -220,47 +333,58 @@ class SizeSearch:
                 + (f": {outcome.detail}" if outcome.detail else "")
             )
             return outcome
+        finally:
+            lock.release()
 
-    def _declare(self, name: str, values: tuple[tuple[str, str], ...]) -> None:
+    def _declare(self, name: str, values: tuple[tuple[str, str], ...], base: str) -> None:
         try:
             self.runner.candidate(name)
         except KeyError:
-            c = CandidateDef(name=name, base=self.base)
+            c = CandidateDef(name=name, base=base)
             # As a cycles file would say it: derive: [{options: {set: {...}}}]
             spec = {"options": {"set": dict(values)}}
             c.derivations = [make(spec, self.folder() / f"{name}.json", None, f"trial {name}")]
             self.runner.declare(c)
 
-    # -- the combination -----------------------------------------------------
-    def result(self) -> SearchResult:
-        if self._result is None:
-            self._result = self._search()
-        return self._result
+    # -- a round to its end: its trials, then their combination -----------------------
+    def finish(self, rnd: Round) -> RoundResult:
+        if rnd.number not in self._finished:
+            self._finished[rnd.number] = self._finish(rnd)
+        return self._finished[rnd.number]
 
-    def finished(self) -> SearchResult | None:
-        """The result, when result() has run in this process."""
-        return self._result
+    def _run_all(self, rnd: Round) -> list[TrialOutcome]:
+        """Every trial of the round: first those nobody else holds, then wait for the rest."""
+        got: dict[int, TrialOutcome] = {}
+        for wait in (False, True):
+            for i, change in enumerate(rnd.changes):
+                if i not in got:
+                    o = self._outcome(change, rnd.name(change), change.values, rnd, wait)
+                    if o is not None:
+                        got[i] = o
+        return [got[i] for i in range(len(rnd.changes))]
 
-    def _search(self) -> SearchResult:
-        outcomes = [o for i in range(self.slots()) if (o := self.trial(i)) is not None]
-        passed = sorted((o for o in outcomes if o.accepted), key=lambda o: -(o.saved_bytes or 0))
-        result = SearchResult(
-            outcomes, skipped=[{"label": c.label, "why": why} for c, why in self._skipped]
+    def _finish(self, rnd: Round) -> RoundResult:
+        outcomes = self._run_all(rnd)
+        passed = sorted(
+            (o for o in outcomes if o.accepted and (o.saved_bytes or 0) > 0),
+            key=lambda o: -(o.saved_bytes or 0),
         )
+        result = RoundResult(outcomes)
         kept: list[TrialOutcome] = []
-        seed: str | None = None
         tried: dict[str, TrialOutcome] = {}
 
         def attempt(items: list[TrialOutcome]) -> bool:
-            nonlocal seed
             values = combined([Change(_tuple(o.values)) for o in kept + items])
             change = Change(values, "combination", ChangeSource.COMBINATION)
-            name = f"combo-{change.digest[:10]}"
+            name = f"combo-{Change(combined([Change(rnd.prior), change])).digest[:10]}"
             if name not in tried:
-                tried[name] = self._outcome(change, name, values)
-                result.combinations.append(tried[name])
+                outcome = self._outcome(change, name, values, rnd)
+                assert outcome is not None  # waited for
+                tried[name] = outcome
+                result.combinations.append(outcome)
             if tried[name].accepted:
-                seed = name
+                result.seed = name
+                result.saved_bytes = tried[name].saved_bytes or 0
             return tried[name].accepted
 
         def add(items: list[TrialOutcome]) -> None:
@@ -281,11 +405,48 @@ class SizeSearch:
             add(items[half:])
 
         add(passed)
-        if len(kept) == 1 and seed is None:
-            seed = f"trial-{Change(_tuple(kept[0].values)).slug}"
-        result.accepted = kept
-        result.values = combined([Change(_tuple(o.values)) for o in kept])
-        result.seed = seed
+        if len(kept) == 1 and result.seed is None:
+            result.seed = rnd.name(Change(_tuple(kept[0].values)))
+            result.saved_bytes = kept[0].saved_bytes or 0
+        result.kept = kept
+        return result
+
+    # -- the whole search ----------------------------------------------------------
+    def result(self) -> SearchResult:
+        if self._result is None:
+            self._result = self._search()
+        return self._result
+
+    def finished(self) -> SearchResult | None:
+        """The result, when result() has run in this process."""
+        return self._result
+
+    def _search(self) -> SearchResult:
+        rnd: Round | None = self._first_round()
+        done: list[tuple[Round, RoundResult]] = []
+        while rnd is not None:
+            done.append((rnd, self.finish(rnd)))
+            rnd = self._next_round(rnd)
+        result = SearchResult(
+            [o for _, r in done for o in r.outcomes],
+            combinations=[o for _, r in done for o in r.combinations],
+            accepted=[o for _, r in done for o in r.kept],
+            failed_together=[x for _, r in done for x in r.failed_together],
+            skipped=[{"label": c.label, "why": why} for c, why in self._skipped],
+        )
+        result.values = combined([Change(_tuple(o.values)) for o in result.accepted])
+        result.seed = next((r.seed for _, r in reversed(done) if r.seed), None)
+        result.rounds = [
+            {
+                "round": rnd.number,
+                "base": rnd.base,
+                "trials": len(r.outcomes),
+                "accepted": [o.label for o in r.kept],
+                "saved_bytes": r.saved_bytes,
+                "best": r.seed,
+            }
+            for rnd, r in done
+        ]
         return result
 
     def prune_build_folders(self, keep: set[str]) -> None:

@@ -53,12 +53,13 @@ class TrialOutcome:
     source: ChangeSource = ChangeSource.KNOB
     why: str = ""
     linux_axf_bytes: int | None = None
-    saved_bytes: int | None = None  # linux.axf, against the base
+    saved_bytes: int | None = None  # linux.axf, against the base it was tried on
     saved_sections: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
     build_seconds: float | None = None  # its kernel build's, when it was rebuilt here
     build_from: str = ""  # seed, incremental or scratch; "" when it was up to date
     guest_ms: float | None = None  # its guest shell-ready time, when it booted
+    round: int = 1  # the search round that tried it; saved_bytes is against that round's base
 
     @property
     def accepted(self) -> bool:

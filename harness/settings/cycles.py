@@ -52,7 +52,7 @@ class SearchDef:
     knobs: str = str(RULES / KNOBS)
     selector: str = "full"  # the profile whose never-run code proposes options
     # The budget; --search-budget overrides it. One pytest item per trial: bounded.
-    trials: int = field(default=32, metadata={"min": 1, "max": 1000})
+    trials: int = field(default=48, metadata={"min": 1, "max": 1000})  # across rounds
     min_bytes: int = field(default=1024, metadata={"min": 0})  # smaller trace proposals: skipped
 
 
@@ -346,7 +346,8 @@ BASE_PARAMS = ("candidate", "derived_candidate")
 
 def search_slots(cycles: dict[str, CycleDef], trials: int | None) -> list[tuple[str, str]]:
     """(cycle, slot-NN) for each trial a search may run: one pytest item each, so
-    xdist spreads the trials over its workers. Slot i runs the i-th proposal."""
+    xdist spreads the trials over its workers. Slot i runs the i-th trial, counted
+    across the search's rounds."""
     return [
         (cycle.name, f"slot-{i:02d}")
         for cycle in cycles.values()

@@ -27,6 +27,8 @@ FEATURES = {
     "signalling the program: the fault probe is not run",
     "unwinder_none": "no UNWINDER_NONE choice for Thumb-2: the size search does not try "
     "dropping the unwinder and its .ARM.exidx/.ARM.extab tables",
+    "crypto_lib_selftests": "no CRYPTO_LIB_SELFTESTS option: without the crypto API the "
+    "crypto library's boot-time self-tests and their vectors stay in the image",
 }
 
 
