@@ -353,10 +353,13 @@ class SizeSearch:
         return self._finished[rnd.number]
 
     def _run_all(self, rnd: Round) -> list[TrialOutcome]:
-        """Every trial of the round: first those nobody else holds, then wait for the rest."""
+        """Every trial of the round: first those nobody else holds, last slot first
+        (the slot items go first slot first: the two meet halfway instead of one
+        waiting on each trial the other has just taken), then wait for the rest."""
         got: dict[int, TrialOutcome] = {}
         for wait in (False, True):
-            for i, change in enumerate(rnd.changes):
+            for i in reversed(range(len(rnd.changes))):
+                change = rnd.changes[i]
                 if i not in got:
                     o = self._outcome(change, rnd.name(change), change.values, rnd, wait)
                     if o is not None:
