@@ -580,3 +580,34 @@ def test_a_knob_needing_an_unknown_patch_feature_names_it(write):
     )
     with pytest.raises(ConfigError, match=r"knobs.yaml:2: needs: 'wishful' is no feature"):
         load_knobs(path)
+
+
+def test_what_judges_a_trial_keys_its_cached_outcome(monkeypatch, tmp_path):
+    """Another accept_losses list or tolerance must not read the old verdicts."""
+    from types import SimpleNamespace
+
+    from harness.core.fingerprint import Fingerprint
+    from harness.settings.cycles import RegressionRule
+
+    monkeypatch.setenv("KQUAL_CACHE", str(tmp_path))
+
+    def folder(accept, tolerance):
+        cycle = SimpleNamespace(
+            name="size_search",
+            search=SimpleNamespace(base="base"),
+            accept_losses=accept,
+            regression=RegressionRule(tolerance=tolerance),
+        )
+        runner = SimpleNamespace(
+            cycle=cycle,
+            built=lambda name: SimpleNamespace(fingerprint=Fingerprint().add_text("x", "1")),
+            env=SimpleNamespace(
+                workload=SimpleNamespace(sha256="w"), target=SimpleNamespace(name="t")
+            ),
+        )
+        return SizeSearch(runner, Budget(1)).folder()
+
+    same = folder(["/proc/net", "/sys/kernel/slab"], 0.02)
+    assert folder(["/sys/kernel/slab", "/proc/net"], 0.02) == same  # order is no change
+    assert folder(["/proc/net"], 0.02) != same
+    assert folder(["/proc/net", "/sys/kernel/slab"], 0.05) != same

@@ -46,6 +46,9 @@ def trace_changes(
     return out
 
 
+ALREADY_SET = "the base already has this value"
+
+
 def proposals(
     knobs: list[Change], traced: list[Change], base_config: dict[str, str]
 ) -> tuple[list[Change], list[tuple[Change, str]]]:
@@ -54,7 +57,7 @@ def proposals(
     skipped: list[tuple[Change, str]] = []
     for change in [*knobs, *traced]:
         if all(base_config.get(k, "n") == v for k, v in change.values):
-            skipped.append((change, "the base already has this value"))
+            skipped.append((change, ALREADY_SET))
             continue
         options = {k for k, _ in change.values}
         clash = next((c for c in chosen.values() if options & {k for k, _ in c.values}), None)

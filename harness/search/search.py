@@ -25,8 +25,9 @@ are found with a few builds, not one per subset.
 
 from __future__ import annotations
 
+import json
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -48,7 +49,14 @@ from ..settings.knobs import load_knobs
 from ..trace.symbols import SymbolTable
 from .footprint import footprints
 from .kbuild_map import KbuildMap, prompted_options
-from .proposals import base_config_of, patched_knobs, proposals, required_options, trace_changes
+from .proposals import (
+    ALREADY_SET,
+    base_config_of,
+    patched_knobs,
+    proposals,
+    required_options,
+    trace_changes,
+)
 from .trial import TrialOutcome, Verdict, timed_evaluate
 
 SEARCH_CODE = (
@@ -150,10 +158,20 @@ class SizeSearch:
 
     def _key_folder(self) -> Path:
         base = self.runner.built(self.base)
+        # What judges a trial is in the key too: another list of accepted losses
+        # or another tolerance gives other verdicts, never the cached ones.
+        judged_by = json.dumps(
+            {
+                "accept_losses": sorted(self.cycle.accept_losses),
+                "regression": asdict(self.cycle.regression),
+            },
+            sort_keys=True,
+        )
         key = (
             Fingerprint()
             .add("base", base.fingerprint)
             .add_text("workload", self.runner.env.workload.sha256)
+            .add_text("judged-by", judged_by)
             .add_code(*SEARCH_CODE, follow=("search",))
         )
         return cache_dir() / "search" / self.runner.env.target.name / key.digest[:24]
@@ -246,7 +264,8 @@ class SizeSearch:
         proposed, skipped = self._round_proposals(done.seed, prior)
         changes = [c for c in proposed if c.digest not in tried][:left]
         number = rnd.number + 1
-        self._skipped += [(c, f"round {number}: {why}") for c, why in skipped]
+        # what an earlier round accepted is in the new base: no news in the skipped list
+        self._skipped += [(c, f"round {number}: {why}") for c, why in skipped if why != ALREADY_SET]
         if not changes:
             self._over = True
             return None
