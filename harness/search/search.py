@@ -3,10 +3,10 @@ that passed together.
 
 Round 1 tries the proposals (largest expected saving first) on top of the
 search's base. Each later round starts from the previous round's best image
-and proposes again from its .config: knobs that clashed with an earlier
-one, options an accepted change made visible or left without users, and the
-profile's never-run options on the new build; a change is tried once. The
-search ends when a round accepts nothing or the budget is spent.
+and proposes again from its .config and build, knobs and never-run options
+alike (a knob that overlapped an accepted one gets its turn there); a change
+is tried once. The search ends when a round accepts nothing, nothing new is
+proposed, or the budget is spent.
 
 Trials are numbered across rounds: slot i is always the same trial, whether
 pytest runs serially, on -n workers or on remote ones, because round r+1
@@ -261,7 +261,7 @@ class SizeSearch:
             return None
         prior = combined([Change(rnd.prior), *(Change(_tuple(o.values)) for o in done.kept)])
         tried = {c.digest for r in self._rounds for c in r.changes}
-        proposed, skipped = self._round_proposals(done.seed, prior)
+        proposed, skipped = self._load_proposals(done.seed, prior)
         changes = [c for c in proposed if c.digest not in tried][:left]
         number = rnd.number + 1
         # what an earlier round accepted is in the new base: no news in the skipped list
@@ -276,11 +276,6 @@ class SizeSearch:
             f"({len(prior)} option(s) accepted so far)"
         )
         return nxt
-
-    def _round_proposals(
-        self, base: str, prior: tuple[tuple[str, str], ...]
-    ) -> tuple[list[Change], list[tuple[Change, str]]]:
-        return self._load_proposals(base, prior)
 
     def _round_of(self, slot: int) -> Round | None:
         rnd: Round | None = self._first_round()
@@ -378,11 +373,12 @@ class SizeSearch:
         got: dict[int, TrialOutcome] = {}
         for wait in (False, True):
             for i in reversed(range(len(rnd.changes))):
+                if i in got:
+                    continue
                 change = rnd.changes[i]
-                if i not in got:
-                    o = self._outcome(change, rnd.name(change), change.values, rnd, wait)
-                    if o is not None:
-                        got[i] = o
+                o = self._outcome(change, rnd.name(change), change.values, rnd, wait)
+                if o is not None:
+                    got[i] = o
         return [got[i] for i in range(len(rnd.changes))]
 
     def _finish(self, rnd: Round) -> RoundResult:
