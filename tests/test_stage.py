@@ -154,3 +154,65 @@ def test_a_key_that_names_missing_code_is_an_error():
     with pytest.raises(ValueError, match="no module harness.build.kernel_build"):
         Fingerprint().add_code("build.kernel_build")
     assert Fingerprint().add_code("image.kernel_build").parts
+
+
+def _fake_build(kernel_build, monkeypatch, tool: str):
+    """build_kernel with make and the config check stubbed: what it decides, not what make does."""
+    monkeypatch.setattr(
+        kernel_build, "kernel_fingerprint", lambda *a, **k: Fingerprint().add_text("tool:gcc", tool)
+    )
+    monkeypatch.setattr(kernel_build, "run_logged", lambda *a, **k: None)
+    monkeypatch.setattr(kernel_build, "check_applied", lambda *a, **k: [])
+    monkeypatch.setattr(kernel_build, "parse_config", lambda *a, **k: {})
+    monkeypatch.setattr(kernel_build, "make_args", lambda *a, **k: ["make"])
+    monkeypatch.setattr(kernel_build, "reproducible_env", lambda *a, **k: {})
+
+    def build(folder, tmp_path, seed=None):
+        target = type("T", (), {"kernel": type("K", (), {"dtb": "x.dtb", "defconfig": "d"})()})()
+        return kernel_build.build_kernel(
+            target,
+            type("S", (), {"tree": tmp_path / "tree"})(),
+            folder,
+            [],
+            tmp_path / "list",
+            Fingerprint(),
+            tmp_path / "log",
+            "x",
+            seed=seed,
+        )
+
+    return build
+
+
+def test_a_build_says_how_it_started_after_its_own_wipe(tmp_path, monkeypatch):
+    """A folder wiped for a new toolchain is a full build, not an incremental one
+    (the trial-cost figure compares trials with a full build)."""
+    from harness.image import kernel_build
+
+    folder = tmp_path / "build"
+    folder.mkdir()
+    (folder / ".config").write_text("CONFIG_OLD=y\n")
+    Stage("kernel x", folder, Fingerprint().add_text("tool:gcc", "12"), []).done()
+    built = _fake_build(kernel_build, monkeypatch, "13")(folder, tmp_path)
+    assert (built.rebuilt, built.started_from) == (True, "scratch")
+
+
+def test_a_build_in_a_kept_folder_is_incremental_and_a_new_one_from_a_seed_is_seeded(
+    tmp_path, monkeypatch
+):
+    from harness.image import kernel_build
+
+    kept = tmp_path / "kept"
+    kept.mkdir()
+    (kept / ".config").write_text("CONFIG_A=y\n")
+    Stage("kernel x", kept, Fingerprint().add_text("tool:gcc", "12").add_text("f", "1"), []).done()
+    build = _fake_build(kernel_build, monkeypatch, "12")
+    assert build(kept, tmp_path).started_from == "incremental"
+
+    seed = tmp_path / "parent"
+    seed.mkdir()
+    (seed / ".config").write_text("CONFIG_A=y\n")
+    child = build(tmp_path / "child", tmp_path, seed=seed)
+    assert child.started_from == "seed"
+    assert (tmp_path / "child" / ".config").read_text() == "CONFIG_A=y\n"
+    assert build(tmp_path / "fresh", tmp_path).started_from == "scratch"

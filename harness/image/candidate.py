@@ -99,7 +99,6 @@ def build_candidate(target: Target, spec: CandidateSpec) -> BuiltCandidate:
         source = prepare_source(target, out)
         userspace = build_userspace(target, source, out)
         initramfs = write_initramfs(target, userspace)
-        fresh = not (folder / ".config").exists()
         started = time.monotonic()
         try:
             kernel = build_kernel(
@@ -118,11 +117,9 @@ def build_candidate(target: Target, spec: CandidateSpec) -> BuiltCandidate:
         finally:
             if log.exists():
                 _publish(log, out / "image.log")
-        # What the build cost (a trial's against a full build), when it ran here.
-        timing = {
-            "seconds": round(time.monotonic() - started, 1),
-            "from": ("seed" if spec.seed else "scratch") if fresh else "incremental",
-        }
+        # What the build cost (a trial's against a full build), when it ran here;
+        # how it started is the build's own word (a wiped folder is a full build).
+        timing = {"seconds": round(time.monotonic() - started, 1), "from": kernel.started_from}
         image_fp = Fingerprint().add("kernel", kernel.fingerprint)
         image_fp.add_code("image.bootwrap")
         image_fp.add_text(

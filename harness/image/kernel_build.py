@@ -45,6 +45,9 @@ class KernelBuild:
     dtb: Path
     fingerprint: Fingerprint
     rebuilt: bool
+    # How the build started: "scratch" (an empty folder: a full build), "seed"
+    # (a copy of another candidate's folder) or "incremental"; "" when up to date.
+    started_from: str = ""
 
 
 def make_args(
@@ -149,11 +152,13 @@ def build_kernel(
         return result
     if any(p in stage.changed_parts() for p in _WIPE_PARTS) and stage.previous():
         shutil.rmtree(folder)
-    if seed is not None and not (folder / ".config").exists():
+    started_from = "incremental" if (folder / ".config").exists() else "scratch"
+    if seed is not None and started_from == "scratch":
         shutil.rmtree(folder, ignore_errors=True)
         with FileLock(str(seed) + ".lock"):  # another worker may be building the parent
             shutil.copytree(seed, folder, symlinks=True)
         (folder / ".kqual-stamp.json").unlink(missing_ok=True)
+        started_from = "seed"
     folder.mkdir(parents=True, exist_ok=True)
     log.unlink(missing_ok=True)
 
@@ -198,4 +203,4 @@ def build_kernel(
         env=reproducible_env(source),
     )
     stage.done()
-    return KernelBuild(**{**result.__dict__, "rebuilt": True})
+    return replace(result, rebuilt=True, started_from=started_from)
