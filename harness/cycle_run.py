@@ -14,6 +14,7 @@ from typing import Any
 
 from .boot.census import CENSUS_FILE, CensusRecord, read_census, take_census
 from .boot.coverage import applet_coverage
+from .boot.pre_kernel import pre_kernel_of
 from .boot.qemu import BootFailure, QemuSession, StepTimeout
 from .boot.qualify import BootReport, icount_boot, qualify_boot
 from .boot.user_fault import check_user_fault
@@ -29,6 +30,7 @@ from .image.candidate import (
     build_candidate,
     definition_key,
 )
+from .image.kernel_build import boot_image_for
 from .image.kernel_source import KernelSource, prepare_source
 from .image.userspace import Userspace, build_userspace, write_initramfs
 from .kernel.implemented import lost_syscalls
@@ -137,6 +139,7 @@ class CycleRunner:
             make_extra=make_extra,
             seed=seed,
             text_order=text_order,
+            boot_image=boot_image_for([*self.env.target.fragment_paths, *fragments]),
         )
 
     def source(self) -> KernelSource:
@@ -187,6 +190,10 @@ class CycleRunner:
                     d.prepare(self)  # its own step, before the build can be said
                 spec = self.spec(name)
                 built = build_candidate(self.env.target, spec)
+                if built.kernel.zimage:  # its decompressor runs before the printk clock
+                    pre = pre_kernel_of(self.env.target, built)
+                    built.pre_kernel_ms = pre.guest_ms
+                    built.facts["pre_kernel"] = pre.as_json()
                 self.env.records.step(built.results, StepName.BUILD, True, **built.facts)
                 self._built[name] = built
                 self._record_derivation(name)
@@ -288,6 +295,7 @@ class CycleRunner:
                 self.env.boots or self.cycle.regression.boots,
                 self.env.icount_boots,
                 f"{self.cycle.name}/{name}",
+                built.pre_kernel_ms,
             )
         except KqualError as e:
             self.env.records.step(built.results, StepName.BOOT, False, str(e) or type(e).__name__)
@@ -411,7 +419,7 @@ class CycleRunner:
                 raise ValueError(f"unknown regression metric {key!r}")
             built = self.built(name)
             log = built.results / "console-metric.log"
-            value = icount_boot(self.env.target, built.axf, log)
+            value = icount_boot(self.env.target, built.axf, log, built.pre_kernel_ms)
             if value is None:
                 raise MissingMeasurement(
                     f"{name}: the shell's printk timestamp is not in {log}: did /etc/profile "

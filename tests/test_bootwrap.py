@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from elftools.elf.elffile import ELFFile
 
-from harness.core.errors import ConfigError
-from harness.image.bootwrap import check_link_address, wrap
+from harness.core.errors import ConfigError, KqualError
+from harness.image.bootwrap import MIB, check_link_address, wrap, zimage_load
 from harness.settings.target import read_target
 
 DATA = Path(__file__).parent / "data"
@@ -79,3 +79,39 @@ def test_a_load_address_that_is_not_the_images_link_address_names_the_key(tmp_pa
     odd.write_text("00000000 A cpu_v7m_suspend_size\n")
     with pytest.raises(Exception, match="no _text symbol"):
         check_link_address(t, odd)
+
+
+def test_a_zimage_goes_above_the_image_it_decompresses_to(tmp_path):
+    """So its decompressor never moves itself first (head.S: r4 + image size
+    <= its own start), and the wrapper jumps to it, not to stext."""
+    t = read_target()
+    load = t.memory.load_address
+    assert zimage_load(t, 1, 700_000) == load + MIB
+    assert zimage_load(t, MIB, 700_000) == load + MIB
+    assert zimage_load(t, MIB + 1, 700_000) == load + 2 * MIB
+    top = t.memory.ram_base + t.memory.ram_size
+    with pytest.raises(KqualError, match="does not fit below the end of RAM") as e:
+        zimage_load(t, top - load - MIB, MIB)
+    assert "an385.yaml" in str(e.value) and "boot the Image instead" in str(e.value)
+
+
+@pytest.mark.needs("cross", "dtc")
+def test_the_wrapper_boots_a_zimage_at_its_own_address(tmp_path):
+    import subprocess
+
+    t = read_target()
+    zimage = tmp_path / "zImage"
+    zimage.write_bytes(b"\x55" * 2048)
+    dts = tmp_path / "t.dts"
+    dts.write_text("/dts-v1/;\n/ { chosen { }; };\n")
+    dtb = tmp_path / "t.dtb"
+    subprocess.run(["dtc", "-O", "dtb", "-o", dtb, dts], check=True)
+    at = t.memory.load_address + 3 * MIB
+    axf = wrap(t, zimage, dtb, tmp_path / "out", tmp_path / "wrap.log", load=at)
+    with open(axf, "rb") as f:
+        elf = ELFFile(f)
+        secs = {s.name: s for s in elf.iter_sections()}
+        assert secs[".kernel"]["sh_addr"] == at and secs[".kernel"].data() == zimage.read_bytes()
+        text = secs[".text"].data()
+    pool = struct.unpack(f"<{len(text) // 4}I", text[: len(text) // 4 * 4])
+    assert at | 1 in pool and t.memory.load_address | 1 not in pool

@@ -65,3 +65,19 @@ def test_a_rewind_outside_the_block_that_ran_is_an_error():
 def test_a_broken_exec_line_names_its_line():
     with pytest.raises(KqualError, match=re.escape("line 1 of the QEMU log is no exec record")):
         executed_instructions(["Trace 0: garbage"])
+
+
+def test_counting_stops_at_the_kernels_entry_which_it_does_not_count():
+    """The log goes on past the entry (its block is in the filter range, so that
+    the count knows where the kernel starts); nothing after the entry counts."""
+    entry = 0x21008000
+    log = [*_block(0x100, 3), _run(0x100), *_block(entry, 5), _run(entry), _run(0x100)]
+    cost = executed_instructions(log, until=entry)
+    assert (cost.instructions, cost.blocks, cost.reached) == (3, 1, True)
+
+
+def test_a_log_that_never_gets_to_the_entry_says_so():
+    """A log cut short (QEMU killed before it flushed) would count too little."""
+    cost = executed_instructions([*_block(0x100, 3), _run(0x100)], until=0x21008000)
+    assert (cost.instructions, cost.reached) == (3, False)
+    assert not executed_instructions([*_block(0x100, 3), _run(0x100)]).reached

@@ -22,7 +22,8 @@ ROOT = Path(__file__).resolve().parent.parent
 # -- knobs --------------------------------------------------------------------
 def test_the_shipped_knobs_load():
     changes = load_knobs(ROOT / "configs" / "rules" / "knobs.yaml")
-    assert ("LOG_BUF_SHIFT", "12") in changes[0].values
+    values = [dict(c.values) for c in changes]
+    assert {"KERNEL_LZ4": "y"} in values and {"LOG_BUF_SHIFT": "12"} in values
     assert all(c.why for c in changes)
     assert len({c.digest for c in changes}) == len(changes)
 
@@ -184,6 +185,7 @@ class _FakeSearch(SizeSearch):
         self._given = {_as_change(o).digest: o for o in [*outcomes, *(o for x in later for o in x)]}
         self._later = list(later)
         self._bad = bad_pairs
+        self.again = {}  # change digest -> its outcome when tried again in a later round
         self.tried = []  # the options of each combination built, this round's only
         self.asked: list[tuple[str, str]] = []  # (trial name, its base) as run
         self.proposed_on: list[str] = []
@@ -197,6 +199,8 @@ class _FakeSearch(SizeSearch):
         if change.source != ChangeSource.COMBINATION:
             self.asked.append((name, rnd.base))
             outcome = self._given[change.digest]
+            if rnd.number > 1 and change.digest in self.again:
+                outcome = self.again[change.digest]
             outcome.round = rnd.number
             return outcome
         options = {k for k, _ in values}
@@ -332,6 +336,63 @@ def test_the_budget_counts_trials_across_rounds():
     r = s.result()
     assert [o.label for o in r.outcomes] == ["A=n", "B=n", "C=n"]
     assert [x["trials"] for x in r.rounds] == [2, 1]
+
+
+def _slow(option, guest_ms):
+    return TrialOutcome(
+        f"{option}=y",
+        [[option, "y"]],
+        Verdict.REGRESSION,
+        f"{guest_ms} ms against the baseline's 61.8 ms",
+        saved_bytes=200_000,
+        guest_ms=guest_ms,
+    )
+
+
+def _timed(outcome, guest_ms):
+    outcome.guest_ms = guest_ms
+    return outcome
+
+
+class _BaseTime:
+    """The search's base boots in 57 ms of guest time."""
+
+    def metric(self, name):
+        assert name == "base"
+        return 57.0
+
+
+def test_a_change_rejected_for_time_alone_is_tried_again_on_a_faster_base():
+    z, lz = _slow("Z", 70.0), _slow("LZ", 90.0)
+    a = _timed(_accepted("A", 300), 50.0)  # round 1's best: 7 ms faster than its base
+    s = _FakeSearch([z, lz, a, _rejected("X")], [], later=[[_accepted("C", 10)], []], budget=9)
+    s.runner = _BaseTime()
+    s.again = {
+        _as_change(z).digest: _timed(
+            TrialOutcome("Z=y", [["Z", "y"]], Verdict.ACCEPTED, saved_bytes=200_000), 62.0
+        )
+    }
+    r = s.result()
+    prior = Change((("A", "n"),)).digest[:6]
+    # round 2: what is new first, then both regressions (the boot failure is not
+    # retried); a retry counts against the budget like any trial
+    assert [c.label for c in s._rounds[1].changes] == ["C=n", "Z=y", "LZ=y"]
+    assert sorted(n for n, _ in s.asked[4:]) == sorted(
+        f"r2-{prior}-{_as_change(c).slug}" for c in (_accepted("C", 10), z, lz)
+    )
+    assert [o.label for o in r.accepted] == ["A=n", "Z=y", "C=n"]  # by saving
+    # tried in both rounds (the fake answers with one object: its round is the last)
+    assert [o.verdict for o in r.outcomes if o.label == "LZ=y"] == [Verdict.REGRESSION] * 2
+    # round 3's base (round 2's combination) has no faster time to offer: no retry
+    assert len(r.rounds) == 2
+
+
+def test_a_regression_is_not_tried_again_on_a_base_that_is_no_faster():
+    a = _timed(_accepted("A", 300), 57.0)  # as slow as the search's base
+    s = _FakeSearch([_slow("Z", 70.0), a], [], later=[[_accepted("C", 10)], []], budget=9)
+    s.runner = _BaseTime()
+    r = s.result()
+    assert [o.label for o in r.outcomes] == ["Z=y", "A=n", "C=n"]
 
 
 # -- reachable syscalls a change turns off -----------------------------------------

@@ -94,6 +94,9 @@ def test_kernel_fingerprint_follows_fragments_and_userspace(tmp_path):
         != base
     )
     assert kernel_fingerprint(t, src, [frag], ufp, ["cmd_systbl=x"]).digest != base
+    # a zImage build differs; the Image's keeps its fingerprint
+    assert kernel_fingerprint(t, src, [frag], ufp, [], "", "").digest == base
+    assert kernel_fingerprint(t, src, [frag], ufp, [], "", "zImage").digest != base
 
 
 def test_what_changed_is_still_known_after_begin(tmp_path):

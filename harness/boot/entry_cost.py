@@ -33,6 +33,7 @@ _REWIND = re.compile(r"^cpu_io_recompile: rewound execution of TB to ([0-9a-f]+)
 class EntryCost:
     instructions: int  # executed in the logged range
     blocks: int  # block runs logged
+    reached: bool = False  # the log got to the block it was to stop at
 
     @property
     def guest_ms(self) -> float:
@@ -40,10 +41,11 @@ class EntryCost:
         return self.instructions / 1e6
 
 
-def executed_instructions(lines: Iterable[str]) -> EntryCost:
+def executed_instructions(lines: Iterable[str], until: int | None = None) -> EntryCost:
     """Sum, over every logged run of a block, the instructions of that block as
     last translated before the run (a block translated again replaces the old),
-    less what a rewind says the run did not execute."""
+    less what a rewind says the run did not execute; up to the first run of the
+    block at `until` (the kernel's entry), which is not counted."""
     blocks: dict[int, list[int]] = {}  # block start -> its instructions' addresses
     current: int | None = None
     last: list[int] | None = None  # the instructions of the block that ran last
@@ -55,6 +57,8 @@ def executed_instructions(lines: Iterable[str]) -> EntryCost:
             if m is None:
                 raise KqualError(f"line {n} of the QEMU log is no exec record: {line.strip()!r}")
             pc = int(m.group(1), 16)
+            if pc == until:
+                return EntryCost(total, runs, reached=True)
             if pc not in blocks:
                 raise KqualError(
                     f"line {n}: the block at {pc:#x} ran but was never translated in this "

@@ -80,10 +80,13 @@ class Search(Derivation):
         return Contribution(fragments=[path], seed=r.seed)
 
     def leave(self, ctx: Context, out: Path) -> dict[str, Any]:
+        me = out.name
+        minimal, patches = self._minimal(ctx, me, out)
+        if self not in ctx.candidate(me).derivations:
+            return {}  # a candidate derived from the carrier (a zImage of it): its own files
         search = size_search(ctx)
         r = self.result(ctx)
         cycle_dir = out.parent
-        me = out.name
         full = _full_build(ctx)
         base_built = ctx.built(search.base)
         base = Point(search.base, base_built.axf_bytes, ctx.metric(search.base), "base")
@@ -102,14 +105,7 @@ class Search(Derivation):
         }
         write_atomic(cycle_dir / "search.json", jsonfile.dumps("search", data))
         write_atomic(cycle_dir / "search.txt", text)
-        minimal = minimal_config(
-            ctx.spec(me).fragments,
-            "accepted: " + (", ".join(o.label for o in r.accepted) or "nothing"),
-        )
-        (out / "minimal.config").write_text(minimal)
         write_atomic(cycle_dir / "minimal.config", minimal)
-        patches = minimal_patches(ctx.source().version, self._applied(ctx))
-        (out / MINIMAL_PATCHES).write_text(patches)
         write_atomic(cycle_dir / MINIMAL_PATCHES, patches)
         search.prune_build_folders(keep={c.name for c in ctx.chain(r.seed)} if r.seed else set())
         verdicts: dict[str, int] = {}
@@ -126,6 +122,20 @@ class Search(Derivation):
                 "chart": [p.name for p in chart],
             }
         }
+
+    def _minimal(self, ctx: Context, me: str, out: Path) -> tuple[str, str]:
+        """minimal.config and minimal.patches of `me`, next to its results."""
+        r = self.result(ctx)
+        again = [repr(d) for d in ctx.derivations(me) if d.beyond_config]
+        minimal = minimal_config(
+            ctx.spec(me).fragments,
+            "accepted: " + (", ".join(o.label for o in r.accepted) or "nothing"),
+            again,
+        )
+        (out / "minimal.config").write_text(minimal)
+        patches = minimal_patches(ctx.source().version, self._applied(ctx))
+        (out / MINIMAL_PATCHES).write_text(patches)
+        return minimal, patches
 
     def _applied(self, ctx: Context) -> list[Path]:
         """The kernel patches of the series that this tree took, in order."""
@@ -153,14 +163,14 @@ class Search(Derivation):
         """minimal.config from scratch: a fresh build folder, the same linux.axf."""
         mine = ctx.built(candidate)
         minimal = mine.results / "minimal.config"
-        chain = ctx.chain(candidate)
-        scratch = CandidateDef(name=FROM_SCRATCH, fragments=[str(minimal)])
-        # A pruned syscall table is no option: the same derivation makes it again.
-        scratch.derivations = [d for c in chain for d in c.derivations if d.beyond_config]
+        # A pruned syscall table, a zImage are no options: the same derivations
+        # make them again.
+        scratch = CandidateDef(name=f"{candidate}-{FROM_SCRATCH}", fragments=[str(minimal)])
+        scratch.derivations = [d for d in ctx.derivations(candidate) if d.beyond_config]
         # It derives from nothing, so its folder (named by minimal.config's content)
         # is never seeded from another: it was built from an empty folder.
         ctx.declare(scratch)
-        again = ctx.built(FROM_SCRATCH)
+        again = ctx.built(scratch.name)
         same = again.axf_bytes == mine.axf_bytes
         digest = [_sha(p) for p in (again.axf, mine.axf)]
         detail = f"from scratch {again.axf_bytes:,} bytes, selected {mine.axf_bytes:,} bytes" + (

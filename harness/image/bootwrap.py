@@ -4,6 +4,10 @@ QEMU's M-profile machines start from the vector table at address 0. The
 wrapper enables UART0 (else QEMU keeps TX-full set and the kernel spins in
 mps2_early_putchar), sets r0=0, r1=~0, r2=DTB and jumps to the kernel's Thumb
 entry. Image and DTB are pulled in with .incbin; the result is linux.axf.
+
+A zImage is placed above where it decompresses the Image to (the load address
+plus the Image's size, rounded up to 1 MiB), so its decompressor never has to
+move itself first, and the wrapper jumps to its start.
 """
 
 from __future__ import annotations
@@ -36,7 +40,7 @@ reset:
     movs r0, #0
     mov.w r1, #0xffffffff             @ machine id: none, DT boot
     ldr r2, ={dtb_address:#010x}
-    ldr r3, ={entry:#010x}            @ stext | Thumb
+    ldr r3, ={entry:#010x}            @ stext (or the zImage) | Thumb
     bx r3
     .ltorg
 
@@ -72,6 +76,26 @@ SECTIONS
 """
 
 
+MIB = 1 << 20
+# What a zImage's decompressor uses above itself: its bss, a stack and the
+# 64 KiB malloc arena (arch/arm/boot/compressed/head.S), with room to spare.
+DECOMPRESSOR_ROOM = 256 << 10
+
+
+def zimage_load(target: Target, image_bytes: int, zimage_bytes: int) -> int:
+    """Where the wrapper puts a zImage: above the Image it decompresses to."""
+    mem = target.memory
+    load = mem.load_address + -(-image_bytes // MIB) * MIB
+    top = mem.ram_base + mem.ram_size
+    if load + zimage_bytes + DECOMPRESSOR_ROOM > top:
+        raise KqualError(
+            f"a zImage of {zimage_bytes:,} bytes at {load:#x}, above the {image_bytes:,}-byte "
+            f"Image it decompresses to, does not fit below the end of RAM at {top:#x} "
+            f"(memory.ram_base + ram_size of {target.path}): boot the Image instead"
+        )
+    return load
+
+
 def set_bootargs(dtb: Path, out: Path, cmdline: str, log: Path) -> Path:
     """A copy of the DTB with /chosen/bootargs set to cmdline."""
     shutil.copyfile(dtb, out)
@@ -99,11 +123,18 @@ def check_link_address(target: Target, system_map: Path) -> None:
 
 
 def wrap(
-    target: Target, image: Path, dtb: Path, out_dir: Path, log: Path, cmdline: str | None = None
+    target: Target,
+    image: Path,
+    dtb: Path,
+    out_dir: Path,
+    log: Path,
+    cmdline: str | None = None,
+    load: int | None = None,
 ) -> Path:
-    """Build out_dir/linux.axf from Image and DTB."""
+    """Build out_dir/linux.axf from the image (Image, or a zImage at `load`) and DTB."""
     out_dir.mkdir(parents=True, exist_ok=True)
     cmdline = target.kernel.cmdline if cmdline is None else cmdline
+    load = target.memory.load_address if load is None else load
     dtb_boot = set_bootargs(dtb, out_dir / "boot.dtb", cmdline, log)
     mem, uart = target.memory, target.uart
     (out_dir / "wrapper.S").write_text(
@@ -114,14 +145,12 @@ def wrap(
             uart_ctrl=uart.base + uart.ctrl_offset,
             uart_value=uart.ctrl_value,
             dtb_address=mem.dtb_address,
-            entry=mem.load_address | 1,
+            entry=load | 1,
             dtb=dtb_boot.resolve(),
             image=image.resolve(),
         )
     )
-    (out_dir / "wrapper.ld").write_text(
-        WRAPPER_LD.format(dtb_address=mem.dtb_address, load=mem.load_address)
-    )
+    (out_dir / "wrapper.ld").write_text(WRAPPER_LD.format(dtb_address=mem.dtb_address, load=load))
     prefix = target.cross
     obj = out_dir / "wrapper.o"
     axf = out_dir / "linux.axf"

@@ -31,12 +31,16 @@ def builds_root(target_name: str) -> Path:
     return work_dir() / "build" / target_name
 
 
-def definition_key(fragments: list[Path], make_extra: list[str], text_order: str) -> str:
+def definition_key(
+    fragments: list[Path], make_extra: list[str], text_order: str, boot_image: str = ""
+) -> str:
     h = hashlib.sha256()
     for frag in fragments:
         h.update(b"fragment\0" + frag.read_bytes() + b"\0")
     h.update(("make\0" + "\0".join(make_extra) + "\0").encode())
     h.update(("order\0" + text_order).encode())
+    if boot_image:  # only builds of a zImage carry it: the others keep their keys
+        h.update(("boot\0" + boot_image).encode())
     return "k-" + h.hexdigest()[:16]
 
 

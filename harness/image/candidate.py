@@ -24,7 +24,7 @@ from ..core.publish import write_atomic
 from ..core.stage import Stage
 from ..settings.target import Target
 from . import build_folders
-from .bootwrap import check_link_address, wrap
+from .bootwrap import check_link_address, wrap, zimage_load
 from .build_folders import builds_root
 from .elfsize import SectionSizes, section_sizes
 from .kernel_build import KernelBuild, build_kernel
@@ -43,6 +43,7 @@ class CandidateSpec:
     seed: str | None = None  # build folder name of the candidate it derives from
     build_name: str | None = None  # build folder name; default: its definition_key()
     text_order: str = ""  # linker-script lines placing .text.<fn> sections first
+    boot_image: str = ""  # "zImage": boot the self-decompressing image
 
     @property
     def user(self) -> str:
@@ -60,6 +61,10 @@ class BuiltCandidate:
     axf_bytes: int
     rebuilt: bool
     facts: dict[str, Any] = field(default_factory=dict)  # for the build step's record
+    # Guest time before the kernel's entry (a zImage's decompressor, measured by
+    # boot/pre_kernel.py); None for an Image, whose wrapper runs the same 8
+    # instructions for every candidate.
+    pre_kernel_ms: float | None = None
 
 
 BUILD_TIME = "kqual-build-time.json"  # in the build folder: its last build's seconds
@@ -82,7 +87,9 @@ def build_folder(target: Target, name: str) -> Path:
 
 def definition_key(spec: CandidateSpec) -> str:
     """The build folder name of what the spec builds (see build_folders)."""
-    return build_folders.definition_key(spec.fragments, spec.make_extra, spec.text_order)
+    return build_folders.definition_key(
+        spec.fragments, spec.make_extra, spec.text_order, spec.boot_image
+    )
 
 
 def build_candidate(target: Target, spec: CandidateSpec) -> BuiltCandidate:
@@ -113,6 +120,7 @@ def build_candidate(target: Target, spec: CandidateSpec) -> BuiltCandidate:
                 make_extra=spec.make_extra,
                 seed=build_folder(target, spec.seed) if spec.seed else None,
                 text_order=spec.text_order,
+                boot_image=spec.boot_image,
             )
         finally:
             if log.exists():
@@ -139,10 +147,12 @@ def build_candidate(target: Target, spec: CandidateSpec) -> BuiltCandidate:
         wrap_stage = Stage(f"linux.axf {spec.name}", wrap_dir, image_fp, [axf])
         check_link_address(target, kernel.system_map)
         if wrap_stage.begin():
-            wrap(target, kernel.image, kernel.dtb, wrap_dir, wrap_dir / "wrap.log")
+            _wrap(target, kernel, wrap_dir)
             wrap_stage.done()
         rebuilt = kernel.rebuilt
+        artifacts = [(kernel.zimage, "zImage")] if kernel.zimage else []
         for src, name in [
+            *artifacts,
             (axf, "linux.axf"),
             (kernel.vmlinux, "vmlinux"),
             (kernel.system_map, "System.map"),
@@ -163,6 +173,7 @@ def build_candidate(target: Target, spec: CandidateSpec) -> BuiltCandidate:
         "image_bytes": (out / "Image").stat().st_size,
         "initramfs_bytes": _initramfs_bytes(kernel.folder),
         "sections": sizes.as_dict(),
+        "boot_image": "zImage" if kernel.zimage else "Image",
     }
     if kernel.rebuilt:  # an up-to-date find (another worker's) keeps what the build measured
         write_atomic(folder / BUILD_TIME, jsonfile.dumps("build-time", timing))
@@ -174,6 +185,17 @@ def build_candidate(target: Target, spec: CandidateSpec) -> BuiltCandidate:
     return BuiltCandidate(
         spec, out / "linux.axf", kernel, image_fp, out, sizes, axf_bytes, rebuilt, facts
     )
+
+
+def _wrap(target: Target, kernel: KernelBuild, wrap_dir: Path) -> None:
+    """linux.axf of the Image, or of the zImage loaded where it can decompress."""
+    log = wrap_dir / "wrap.log"
+    if kernel.zimage is None:
+        wrap(target, kernel.image, kernel.dtb, wrap_dir, log)
+        return
+    image_bytes = kernel.image.stat().st_size
+    load = zimage_load(target, image_bytes, kernel.zimage.stat().st_size)
+    wrap(target, kernel.zimage, kernel.dtb, wrap_dir, log, load=load)
 
 
 def _publish(src: Path, dst: Path) -> None:

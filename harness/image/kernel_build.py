@@ -9,6 +9,7 @@ because kbuild cannot see those.
 
 from __future__ import annotations
 
+import re
 import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -48,6 +49,12 @@ class KernelBuild:
     # How the build started: "scratch" (an empty folder: a full build), "seed"
     # (a copy of another candidate's folder) or "incremental"; "" when up to date.
     started_from: str = ""
+    zimage: Path | None = None  # the self-decompressing image, when it was asked for
+
+    @property
+    def boot_image(self) -> Path:
+        """What the wrapper boots: the zImage when there is one, else the Image."""
+        return self.zimage or self.image
 
 
 def make_args(
@@ -85,6 +92,7 @@ def kernel_fingerprint(
     initramfs: Fingerprint,
     make_extra: list[str],
     text_order: str = "",
+    boot_image: str = "",
 ) -> Fingerprint:
     fp = Fingerprint()
     fp.add("source", source.fingerprint)
@@ -95,9 +103,22 @@ def kernel_fingerprint(
     fp.add_text("make-extra", " ".join(make_extra))
     if text_order:  # only ordered builds carry it: the others keep their keys
         fp.add_text("text-order", text_order)
+    if boot_image:  # likewise, only zImage builds
+        fp.add_text("boot-image", boot_image)
     fp.add("toolchain", target.toolchain.fingerprint)
     fp.add_code("image.kernel_build", follow=("image", "kernel"))
     return fp
+
+
+BOOT_IMAGES = ("", "zImage")  # "": the Image alone
+# The Kconfig choice of the zImage's compressor does nothing to the Image: a
+# candidate whose fragments make that choice asks for the zImage, and boots it.
+_COMPRESSOR = re.compile(r"^CONFIG_KERNEL_(GZIP|LZ4|LZO|XZ|LZMA)=y\s*$", re.M)
+
+
+def boot_image_for(fragments: Sequence[Path]) -> str:
+    """ "zImage" when a fragment chooses the kernel's compressor, else ""."""
+    return "zImage" if any(_COMPRESSOR.search(f.read_text()) for f in fragments) else ""
 
 
 TEXT_ORDER = "kqual-text-order.lds"  # included by TEXT_TEXT (patches/linux/0002-...)
@@ -127,14 +148,20 @@ def build_kernel(
     make_extra: list[str] | None = None,
     seed: Path | None = None,
     text_order: str = "",
+    boot_image: str = "",
 ) -> KernelBuild:
     """Build Image, vmlinux and the DTB in `folder`; skip when up to date.
 
     `seed`, when given and `folder` has never been built, is a finished build
     folder copied first, so a derived candidate rebuilds incrementally.
+    `boot_image` "zImage" builds the self-decompressing image as well.
     """
+    if boot_image not in BOOT_IMAGES:
+        raise ValueError(f"boot image {boot_image!r} is none of {BOOT_IMAGES}")
     make_extra = list(make_extra or [])
-    fp = kernel_fingerprint(target, source, fragments, initramfs_fp, make_extra, text_order)
+    fp = kernel_fingerprint(
+        target, source, fragments, initramfs_fp, make_extra, text_order, boot_image
+    )
     dtb = folder / "arch" / ARCH / "boot" / "dts" / target.kernel.dtb
     image = folder / "arch" / ARCH / "boot" / "Image"
     result = KernelBuild(
@@ -146,8 +173,10 @@ def build_kernel(
         dtb,
         fp,
         rebuilt=False,
+        zimage=image.with_name("zImage") if boot_image else None,
     )
-    stage = Stage(f"kernel {label}", folder, fp, [image, result.vmlinux, dtb])
+    outputs = [image, result.vmlinux, dtb, *([result.zimage] if result.zimage else [])]
+    stage = Stage(f"kernel {label}", folder, fp, outputs)
     if not stage.begin():
         return result
     if any(p in stage.changed_parts() for p in _WIPE_PARTS) and stage.previous():
@@ -196,7 +225,12 @@ def build_kernel(
         mismatches = [replace(m, unknown_symbol=m.request.name not in symbols) for m in mismatches]
         raise ConfigNotAppliedError(mismatches, folder / ".config")
     run_logged(
-        [*make_args(target, source, folder, make_extra), "Image", target.kernel.dtb],
+        [
+            *make_args(target, source, folder, make_extra),
+            "Image",
+            *([boot_image] if boot_image else []),
+            target.kernel.dtb,
+        ],
         log,
         f"kernel {label}: build",
         append=True,

@@ -262,6 +262,9 @@ def write_summary(
     if selected:
         sel_dir.mkdir(parents=True)
         shutil.copyfile(root / selected / "linux.axf", sel_dir / "linux.axf")
+        for rebuild in ("minimal.config", "minimal.patches"):  # what rebuilds it, if kept
+            if (root / selected / rebuild).exists():
+                shutil.copyfile(root / selected / rebuild, sel_dir / rebuild)
         (sel_dir / "CANDIDATE").write_text(selected + "\n")
     charts = size_vs_time(summary, root / f"{cycle.name}-size-vs-time")
     if summary.search:

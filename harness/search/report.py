@@ -113,12 +113,15 @@ def _row(o: TrialOutcome, result: SearchResult) -> str:
     return f"{head}  {verdict}{detail[:160]}"
 
 
-def minimal_config(fragments: list[Path], values_note: str) -> str:
-    """One fragment that, merged over the target's config, builds the selected image."""
+def minimal_config(fragments: list[Path], values_note: str, again: list[str]) -> str:
+    """One fragment that, merged over the target's config, builds the image, with
+    the derivations (`again`) whose part of it no option holds."""
     out = [
-        "# kqual size_search: the selected image's options over the target's config",
-        "# (defconfig + the target's fragments). The pruned syscall table is no",
-        "# option: it comes from the prune_syscalls derivation of the same cycle.",
+        "# kqual size_search: the image's options over the target's config",
+        "# (defconfig + the target's fragments); a kernel compressor chosen here",
+        "# means the zImage is booted. What is no option (a pruned syscall table)",
+        "# comes from these derivations of the same cycle:",
+        f"# {', '.join(again) or 'none'}",
         f"# {values_note}",
     ]
     for frag in fragments:

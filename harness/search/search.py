@@ -5,8 +5,10 @@ Round 1 tries the proposals (largest expected saving first) on top of the
 search's base. Each later round starts from the previous round's best image
 and proposes again from its .config and build, knobs and never-run options
 alike (a knob that overlapped an accepted one gets its turn there); a change
-is tried once. The search ends when a round accepts nothing, nothing new is
-proposed, or the budget is spent.
+is tried once, unless a boot regression was all that rejected it: then it is
+tried again on a later base that boots faster than the one it was tried on.
+The search ends when a round accepts nothing, nothing new is proposed, or
+the budget is spent.
 
 Trials are numbered across rounds: slot i is always the same trial, whether
 pytest runs serially, on -n workers or on remote ones, because round r+1
@@ -106,6 +108,7 @@ class RoundResult:
     failed_together: list[str] = field(default_factory=list)
     seed: str | None = None  # the candidate holding what the round kept, on top of its base
     saved_bytes: int = 0  # the seed's linux.axf against the round's base, as measured
+    seed_ms: float | None = None  # the seed's guest shell-ready time
 
 
 @dataclass
@@ -262,7 +265,8 @@ class SizeSearch:
         prior = combined([Change(rnd.prior), *(Change(_tuple(o.values)) for o in done.kept)])
         tried = {c.digest for r in self._rounds for c in r.changes}
         proposed, skipped = self._load_proposals(done.seed, prior)
-        changes = [c for c in proposed if c.digest not in tried][:left]
+        fresh = [c for c in proposed if c.digest not in tried]
+        changes = (fresh + self._retries(done.seed_ms))[:left]
         number = rnd.number + 1
         # what an earlier round accepted is in the new base: no news in the skipped list
         self._skipped += [(c, f"round {number}: {why}") for c, why in skipped if why != ALREADY_SET]
@@ -276,6 +280,32 @@ class SizeSearch:
             f"({len(prior)} option(s) accepted so far)"
         )
         return nxt
+
+    def _retries(self, new_base_ms: float | None) -> list[Change]:
+        """Changes rejected only for a boot regression, tried again on a base that
+        boots faster than the one they were last tried on: what they cost in time
+        may fit the tolerance now (a zImage's decompressor on a smaller kernel)."""
+        if new_base_ms is None:
+            return []
+        last: dict[str, tuple[Change, TrialOutcome, float | None]] = {}
+        for r in self._rounds:
+            base_ms = self._base_ms(r)
+            for change, outcome in zip(r.changes, self.finish(r).outcomes, strict=True):
+                last[change.digest] = (change, outcome, base_ms)
+        return [
+            change
+            for change, outcome, base_ms in last.values()
+            if outcome.verdict == Verdict.REGRESSION
+            and base_ms is not None
+            and new_base_ms < base_ms
+        ]
+
+    def _base_ms(self, rnd: Round) -> float | None:
+        """The guest time of the round's base: the search's base, or the best of
+        the round before (as its outcome measured it)."""
+        if rnd.number == 1:
+            return self.runner.metric(self.base)
+        return self.finish(self._rounds[rnd.number - 2]).seed_ms
 
     def _round_of(self, slot: int) -> Round | None:
         rnd: Round | None = self._first_round()
@@ -403,6 +433,7 @@ class SizeSearch:
             if tried[name].accepted:
                 result.seed = name
                 result.saved_bytes = tried[name].saved_bytes or 0
+                result.seed_ms = tried[name].guest_ms
             return tried[name].accepted
 
         def add(items: list[TrialOutcome]) -> None:
@@ -426,6 +457,7 @@ class SizeSearch:
         if len(kept) == 1 and result.seed is None:
             result.seed = rnd.name(Change(_tuple(kept[0].values)))
             result.saved_bytes = kept[0].saved_bytes or 0
+            result.seed_ms = kept[0].guest_ms
         result.kept = kept
         return result
 

@@ -5,7 +5,8 @@ the base's folder, so only what the change touches is rebuilt) that must:
 build, with every requested value taking effect and nothing the target needs
 dragged along; boot; pass the workload with no pruned-syscall notice; not
 regress boot against the baseline; keep every syscall the userspace can
-reach implemented; and be smaller than the base.
+reach implemented; and be smaller than the base, in its sections or in its
+linux.axf.
 """
 
 from __future__ import annotations
@@ -90,9 +91,15 @@ def evaluate(runner: Any, name: str, base: str) -> tuple[Verdict, str]:
     except KqualError as e:
         return Verdict.BUILD_ERROR, _first_lines(str(e))
     base_built = runner.built(base)
-    if built.sizes.in_image >= base_built.sizes.in_image:
+    # The sections see a saving that the wrapper's padding hides; linux.axf sees
+    # one that leaves the sections alone (a zImage).
+    if (
+        built.sizes.in_image >= base_built.sizes.in_image
+        and built.axf_bytes >= base_built.axf_bytes
+    ):
         return Verdict.NO_SAVING, (
-            f"image sections {built.sizes.in_image:,} bytes, base {base_built.sizes.in_image:,}"
+            f"image sections {built.sizes.in_image:,} bytes, base {base_built.sizes.in_image:,}; "
+            f"linux.axf {built.axf_bytes:,} bytes, base {base_built.axf_bytes:,}"
         )
     try:
         runner.boot(name)
