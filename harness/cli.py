@@ -3,6 +3,7 @@
 kqual trace     analyse a QEMU trace against a vmlinux (python -m harness.trace)
 kqual syscalls  list the syscalls ARM binaries can make (python -m harness.syscall_scan)
 kqual report    render a cycle's summary again from the result records
+kqual compare   what a change cost, and where: two results folders side by side
 kqual targets   list the target files
 kqual init      write a starter project (target, cycles, workload) into a folder
 """
@@ -16,9 +17,17 @@ from pathlib import Path
 from . import init
 from .core.errors import KqualError
 from .core.paths import PROJECT_MARK, is_project, resolve, results_dir, set_project
+from .report.bloat import bloat_tool
+from .report.budget_check import figures
+from .report.compare import TOP
+from .report.compare import compare as run_compare
+from .report.compare import dumps as compare_json
+from .report.compare import render as compare_text
+from .report.compare import side as compare_side
 from .report.selection import build_summary, damaged_records, runs
 from .report.summary import render
 from .scan import syscalls as syscall_scan
+from .settings.budget import load_budget
 from .settings.cycles import load_cycles
 from .settings.target import TARGETS, default_target_path, read_target
 from .trace import cli as trace
@@ -72,6 +81,50 @@ def report(argv: list[str]) -> int:
     return 1 if problems else 0
 
 
+def compare(argv: list[str]) -> int:
+    ap = argparse.ArgumentParser(
+        prog="kqual compare",
+        description="Compare two images: sections, subsystems, symbols, options, syscalls, "
+        "boot time and memory. OLD and NEW are candidates' results folders, or cycles' "
+        "folders or summary.json files (each standing for the image it selected).",
+    )
+    ap.add_argument("old", type=Path)
+    ap.add_argument("new", type=Path)
+    ap.add_argument("--format", choices=("text", "markdown", "json"), default="text")
+    ap.add_argument(
+        "--budget",
+        type=Path,
+        default=None,
+        help="check NEW against this budget: exit 1 on a breach",
+    )
+    ap.add_argument("--top", type=int, default=TOP, help=f"rows per table (default {TOP})")
+    ap.add_argument(
+        "--no-symbols", action="store_true", help="skip bloat-o-meter (no kernel tree needed)"
+    )
+    args = ap.parse_args(argv)
+    old, new = compare_side(args.old), compare_side(args.new)
+    budget = load_budget(args.budget) if args.budget else None
+    bloat = None if args.no_symbols else bloat_tool(read_target(default_target_path()))
+    result = run_compare(old, new, bloat, max(1, args.top))
+    if args.format == "json":
+        sys.stdout.write(compare_json(result))
+    else:
+        sys.stdout.write(compare_text(result, markdown=args.format == "markdown"))
+    if budget is None:
+        return 0
+    if new.sizes is None:
+        print(
+            f"error: {new.folder} has no sizes.json: the budget cannot be checked", file=sys.stderr
+        )
+        return 2
+    over = False
+    print(f"\nbudget {budget.path} on {new.label}:")
+    for fig in figures(budget, new.sizes):
+        print("  " + fig.line(str(budget.path)))
+        over = over or fig.over
+    return 1 if over else 0
+
+
 def targets(argv: list[str]) -> int:
     ap = argparse.ArgumentParser(prog="kqual targets", description="List the target files.")
     ap.parse_args(argv)
@@ -88,6 +141,7 @@ COMMANDS = {
     "trace": trace.main,
     "syscalls": syscall_scan.main,
     "report": report,
+    "compare": compare,
     "targets": targets,
     "init": init.main,
 }

@@ -14,6 +14,7 @@ from typing import Any
 
 from .boot.census import CENSUS_FILE, CensusRecord, read_census, take_census
 from .boot.coverage import applet_coverage
+from .boot.meminfo import read_meminfo
 from .boot.pre_kernel import pre_kernel_of
 from .boot.qemu import BootFailure, QemuSession, StepTimeout
 from .boot.qualify import BootReport, icount_boot, qualify_boot
@@ -28,6 +29,7 @@ from .image.candidate import (
     BuiltCandidate,
     CandidateSpec,
     build_candidate,
+    build_time,
     definition_key,
 )
 from .image.kernel_build import boot_image_for
@@ -35,8 +37,12 @@ from .image.kernel_source import KernelSource, prepare_source
 from .image.userspace import Userspace, build_userspace, write_initramfs
 from .kernel.implemented import lost_syscalls
 from .kernel.syscall_table import syscall_names
+from .report.budget_check import figures
+from .report.image_sizes import read_sizes, record_sizes
+from .report.metadata import build_metadata, write_metadata
 from .report.results import Records
 from .scan.syscalls import ScanResult
+from .settings.budget import load_budget
 from .settings.cycles import CandidateDef, CycleDef
 from .settings.derivation import Derivation
 from .settings.initramfs import load_spec
@@ -194,6 +200,7 @@ class CycleRunner:
                     pre = pre_kernel_of(self.env.target, built)
                     built.pre_kernel_ms = pre.guest_ms
                     built.facts["pre_kernel"] = pre.as_json()
+                self._record_sizes(built)
                 self.env.records.step(built.results, StepName.BUILD, True, **built.facts)
                 self._built[name] = built
                 self._record_derivation(name)
@@ -215,6 +222,33 @@ class CycleRunner:
         if isinstance(got, BaseException):
             raise got
         return got
+
+    def _record_sizes(self, built: BuiltCandidate) -> None:
+        """sizes.json for compare and budgets, the resident bytes in the record, and
+        metadata.json: what CI reads of the build."""
+        sizes = record_sizes(
+            built.results,
+            built.kernel.folder,
+            built.fingerprint.digest,
+            built.sizes,
+            built.axf_bytes,
+            self.env.target.cross,
+            self.syscall_table(),
+        )
+        built.facts["kernel_resident_bytes"] = sizes.resident_bytes
+        facts = dict(built.facts)
+        if "build_seconds" not in facts and (timed := build_time(built.kernel.folder)):
+            facts["build_seconds"] = timed[0]  # another worker's build, or an earlier run's
+        spec = built.spec
+        data = build_metadata(
+            self.env.target,
+            self.source(),
+            built.results,
+            facts,
+            spec.make_extra,
+            bool(spec.text_order),
+        )
+        write_metadata(built.results, data)
 
     def _skip_if_asked(self, name: str) -> None:
         for d in self.derivations(name):
@@ -366,6 +400,7 @@ class CycleRunner:
         try:
             with QemuSession(self.env.target, built.axf, out / "console-census.log") as session:
                 session.boot()
+                memory = read_meminfo(session)  # before anything runs: what init left
                 census = take_census(session, self._nodes(), out / "census-output.txt")
         except BootFailure as e:
             self.env.records.step(out, StepName.CENSUS, False, self.explain(e))
@@ -375,11 +410,11 @@ class CycleRunner:
             return None
         base = self.built(self.cycle.baseline).results / "System.map"
         lost = [] if name == self.cycle.baseline else lost_syscalls(self, out / "System.map", base)
-        record = CensusRecord(self.env.run_id, census, lost)
+        record = CensusRecord(self.env.run_id, census, lost, memory)
         write_atomic(out / CENSUS_FILE, record.dumps())
-        self.env.records.step(
-            out, StepName.CENSUS, True, census_entries=len(census.entries), syscalls_lost=lost
-        )
+        facts: dict[str, Any] = {"census_entries": len(census.entries), "syscalls_lost": lost}
+        facts |= memory.as_json()
+        self.env.records.step(out, StepName.CENSUS, True, **facts)
         return record
 
     def census(self, name: str) -> CensusRecord:
@@ -452,6 +487,46 @@ class CycleRunner:
             return rule.allows(base, mine), detail, {f"baseline_{rule.metric}": base}
 
         return self._checked(name, StepName.REGRESSION, check)
+
+    def limits(self, name: str) -> tuple[bool, str]:
+        """Is the candidate within the cycle's limits: its budget's buckets, its
+        resident bytes, the MemAvailable its shell starts with?"""
+        rule = self.cycle.limits
+
+        def check():
+            built = self.built(name)  # writes its sizes.json
+            sizes = read_sizes(built.results)
+            if sizes is None:
+                raise MissingMeasurement(f"{self.cycle.name}/{name}: no {built.results}/sizes.json")
+            over: list[str] = []
+            lines: list[str] = []
+            if rule.budget is not None:
+                for fig in figures(load_budget(resolve(rule.budget)), sizes):
+                    lines.append(fig.line(rule.budget))
+                    if fig.over:
+                        over.append(fig.line(rule.budget).removeprefix("OVER").strip())
+            if rule.max_resident_bytes is not None:
+                got = (
+                    f"resident {sizes.resident_bytes:,} bytes, at most {rule.max_resident_bytes:,}"
+                )
+                lines.append(got)
+                if sizes.resident_bytes > rule.max_resident_bytes:
+                    over.append(got)
+            if rule.min_mem_available is not None:
+                mem = self.census(name).meminfo
+                if mem is None or mem.mem_available_bytes is None:
+                    raise MissingMeasurement(f"{self.cycle.name}/{name}: no MemAvailable measured")
+                got = (
+                    f"MemAvailable {mem.mem_available_bytes:,} bytes, "
+                    f"at least {rule.min_mem_available:,}"
+                )
+                lines.append(got)
+                if mem.mem_available_bytes < rule.min_mem_available:
+                    over.append(got)
+            detail = "over: " + "; ".join(over) if over else "within: " + "; ".join(lines)
+            return not over, detail, {"limits": lines}
+
+        return self._checked(name, StepName.LIMITS, check)
 
     def derived_check(self, name: str, step: StepName) -> tuple[bool, str]:
         """An extra step a derivation of the candidate brings (the ENOSYS tripwire...)."""

@@ -47,6 +47,13 @@ def test_no_regression(cycle_runners, derived_candidate, record_property):
     assert ok, f"{cycle}/{name} boots slower: {detail}"
 
 
+def test_within_limits(cycle_runners, limited_candidate, record_property):
+    cycle, name = limited_candidate
+    ok, detail = cycle_runners[cycle].limits(name)
+    record_property("limits", detail)
+    assert ok, f"{cycle}/{name} is past its cycle's limits: {detail}"
+
+
 def test_enosys_tripwire(cycle_runners, pruned_candidate, record_property):
     """Run the workload on the pruned kernel, traced: no pruned syscall may be called."""
     cycle, name = pruned_candidate

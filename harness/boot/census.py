@@ -20,6 +20,7 @@ from typing import Any
 
 from ..core import jsonfile
 from ..core.errors import KqualError
+from .meminfo import Meminfo
 
 ROOTS = ("/proc", "/sys")
 DEPTH = 8  # /sys/devices/platform/soc/<bus>/<device>/<class>/<name>/<attribute>
@@ -148,12 +149,14 @@ class CensusRecord:
     run_id: str
     census: Census
     syscalls_lost: list[str] = field(default_factory=list)
+    meminfo: Meminfo | None = None  # /proc/meminfo on the same machine, at shell-ready
 
     def dumps(self) -> str:
         data = {
             "run_id": self.run_id,
             "census": self.census.as_json(),
             "syscalls_lost": self.syscalls_lost,
+            "meminfo": self.meminfo.as_json() if self.meminfo else None,
         }
         return jsonfile.dumps("census", data)
 
@@ -167,6 +170,8 @@ def read_census(folder: Path, run_id: str) -> CensusRecord | None:
     if data is None or data.get("run_id") != run_id:
         return None
     try:
-        return CensusRecord(run_id, Census.from_json(data["census"]), list(data["syscalls_lost"]))
+        mem = Meminfo.from_json(data["meminfo"]) if data.get("meminfo") else None
+        census = Census.from_json(data["census"])
+        return CensusRecord(run_id, census, list(data["syscalls_lost"]), mem)
     except (KeyError, TypeError, ValueError, AttributeError):
         return None

@@ -15,6 +15,7 @@ class StepName(StrEnum):
     CENSUS = "census"  # what a shell sees of the kernel, on a machine of its own
     REGRESSION = "regression"
     ENOSYS = "enosys"
+    LIMITS = "limits"  # the cycle's budget, resident bytes and MemAvailable
     REPRODUCE = "reproduce"  # the search's minimal.config, built from scratch, gives this image
 
 
@@ -30,6 +31,7 @@ class Reason(StrEnum):
     REJECTED_BOOT_REGRESSION = "rejected_boot_regression"
     ENOSYS = "enosys"
     NOT_REPRODUCED = "not_reproduced"
+    OVER_BUDGET = "over_budget"  # past the cycle's limits (a budget bucket, resident, memory)
     # Qualified, but prunes syscalls the userspace can call: not selected unless
     # the cycle sets accept_at_risk.
     AT_RISK = "at_risk"
@@ -49,5 +51,6 @@ STEP_FAILURE = {
     StepName.CENSUS: Reason.FAILED_WORKLOAD,
     StepName.REGRESSION: Reason.REJECTED_BOOT_REGRESSION,
     StepName.ENOSYS: Reason.ENOSYS,
+    StepName.LIMITS: Reason.OVER_BUDGET,
     StepName.REPRODUCE: Reason.NOT_REPRODUCED,
 }

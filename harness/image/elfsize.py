@@ -29,6 +29,12 @@ class SectionSizes:
         """What the image carries: everything but .bss, which is only zeroed RAM."""
         return self.text + self.rodata + self.data + self.init + self.unwind
 
+    @property
+    def resident(self) -> int:
+        """What the kernel keeps of RAM once init is freed: on nommu the image runs
+        in place in RAM, so text and the unwind tables stay resident with the data."""
+        return self.text + self.rodata + self.data + self.bss + self.unwind
+
 
 def section_kind(name: str) -> str:
     """The kind of an allocated section, from its name alone (nommu .rodata is writable)."""

@@ -41,6 +41,11 @@ class CandidateRecord:
     skipped: str | None = None  # "reason: detail", when a derivation chose not to build it
     # Syscalls pruned although the userspace can call them: name -> calling functions.
     reachable_pruned: dict[str, list[str]] | None = None
+    # What stays in RAM (sections.resident) and what the kernel leaves at shell-ready.
+    kernel_resident_bytes: int | None = None
+    mem_total_bytes: int | None = None
+    mem_free_bytes: int | None = None
+    mem_available_bytes: int | None = None
     syscall_counts: dict[str, int] = field(default_factory=dict)  # reachable, traced, ...
     facts: dict[str, Any] = field(default_factory=dict)  # the rest: derivations' own
 
@@ -90,6 +95,10 @@ _TYPES: dict[str, type | tuple[type, ...]] = {
     "locality": dict,
     "skipped": str,
     "reachable_pruned": dict,
+    "kernel_resident_bytes": int,
+    "mem_total_bytes": int,
+    "mem_free_bytes": int,
+    "mem_available_bytes": int,
 }
 
 

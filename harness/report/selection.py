@@ -35,6 +35,8 @@ def required_steps(cycle: CycleDef, name: str) -> list[StepName]:
     steps = [StepName.BUILD, StepName.BOOT, StepName.CENSUS, StepName.WORKLOAD]
     if name != cycle.baseline:
         steps.append(StepName.REGRESSION)
+        if cycle.limits.any:
+            steps.append(StepName.LIMITS)
     for d in cycle.derivations(name):
         steps += [s for s in d.steps if s not in steps]
     return steps
@@ -109,6 +111,9 @@ def decide(cycle: CycleDef, root: Path, run_id: str) -> list[Decision]:
                 shell_ready_ms=r.shell_ready_ms,
                 guest_shell_ready_ms=r.guest_shell_ready_ms,
                 sections=r.sections,
+                kernel_resident_bytes=r.kernel_resident_bytes,
+                mem_total_bytes=r.mem_total_bytes,
+                mem_available_bytes=r.mem_available_bytes,
                 locality=r.locality,
                 losses=[_loss_json(x, x in judged.accepted) for x in losses or []],
                 unused_accepts=judged.unused,

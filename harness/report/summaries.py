@@ -10,13 +10,24 @@ from __future__ import annotations
 from typing import Any
 
 from ..core.paths import cycle_dir
+from ..core.publish import write_atomic
 from ..core.verdicts import Reason
 from ..settings.load import Settings
 from .bloat import bloat_tool
+from .kernelci import kernelci_json
 from .selection import decide, write_summary
 from .summary import render
 
-JUNIT_KEYS = ("reason", "linux_axf_bytes", "shell_ready_ms", "guest_shell_ready_ms", "delta_bytes")
+KERNELCI_FILE = "kernelci.json"  # results/<target>/: the run's verdicts, kunit_tool's --json shape
+JUNIT_KEYS = (
+    "reason",
+    "linux_axf_bytes",
+    "shell_ready_ms",
+    "guest_shell_ready_ms",
+    "delta_bytes",
+    "kernel_resident_bytes",
+    "mem_available_bytes",
+)
 
 
 def cycles_run(settings: Settings, run_id: str) -> list[str]:
@@ -38,6 +49,12 @@ def write_summaries(settings: Settings, run_id: str, junit: Any = None) -> list[
     texts = []
     target = settings.target
     bloat = bloat_tool(target)
+    roots = {name: cycle_dir(target.name, name) for name in settings.cycles}
+    kernelci = kernelci_json(
+        settings.cycles, roots, run_id, "arm", f"{target.kernel.defconfig} ({target.name})"
+    )
+    if kernelci is not None:
+        write_atomic(cycle_dir(target.name, "") / KERNELCI_FILE, kernelci)
     for name, cycle in settings.cycles.items():
         root = cycle_dir(target.name, name)
         summary = write_summary(cycle, root, run_id, bloat)

@@ -23,6 +23,9 @@ class Decision:
     shell_ready_ms: float | None = None
     guest_shell_ready_ms: float | None = None
     sections: dict[str, int] = field(default_factory=dict)
+    kernel_resident_bytes: int | None = None
+    mem_total_bytes: int | None = None
+    mem_available_bytes: int | None = None
     delta_bytes: int | None = None
     bloat: str = ""
     top_symbol_deltas: list[tuple[str, int, int, int]] = field(default_factory=list)
@@ -92,6 +95,7 @@ def render(summary: Summary) -> str:
             + "".join(f"{_fmt(s.get(k), ','):>10}" for k in SECTION_COLUMNS)
             + f"{_fmt(d.shell_ready_ms, '.0f'):>10}{_fmt(d.guest_shell_ready_ms, '.3f'):>10}"
         )
+    lines += _memory_lines(summary)
     lines += _kernel_lines(summary.kernel)
     lines += ["", f"{'candidate':<{w}}{'decision':<26}detail"]
     for name, d in cands.items():
@@ -144,6 +148,48 @@ def render(summary: Summary) -> str:
                 for n, old, new, delta in d.top_symbol_deltas
             ]
     return "\n".join(lines) + "\n"
+
+
+MEMORY_AXES = ("linux_axf_bytes", "kernel_resident_bytes", "guest_shell_ready_ms")
+
+
+def pareto(decisions: list[Decision], axes: tuple[str, ...] = MEMORY_AXES) -> list[str]:
+    """The candidates no other beats on every axis (smaller is better on each),
+    among those that boot and have every figure."""
+    pts = {
+        d.candidate: tuple(getattr(d, a) for a in axes)
+        for d in decisions
+        if all(getattr(d, a) is not None for a in axes)
+    }
+    return [
+        n
+        for n, p in pts.items()
+        if not any(q != p and all(b <= a for a, b in zip(p, q, strict=True)) for q in pts.values())
+    ]
+
+
+def _memory_lines(summary: Summary) -> list[str]:
+    cands = summary.candidates
+    if not any(d.kernel_resident_bytes is not None for d in cands.values()):
+        return []
+    w = max([len(n) for n in cands] + [14]) + 2
+    front = set(pareto(list(cands.values())))
+    lines = [
+        "",
+        f"{'memory':<{w}}{'resident':>12}{'MemTotal':>12}{'MemAvailable':>14}  pareto",
+    ]
+    for name, d in cands.items():
+        lines.append(
+            f"{name:<{w}}{_fmt(d.kernel_resident_bytes, ','):>12}"
+            f"{_fmt(d.mem_total_bytes, ','):>12}{_fmt(d.mem_available_bytes, ','):>14}"
+            f"  {'*' if name in front else ''}"
+        )
+    lines.append(
+        "(resident: text + rodata + data + bss + unwind, what stays after init is freed; "
+        "MemTotal/MemAvailable: /proc/meminfo at shell-ready; pareto: no other candidate "
+        "is smaller in linux.axf, resident bytes and guest time at once)"
+    )
+    return lines
 
 
 def _loss_lines(summary: Summary) -> list[str]:

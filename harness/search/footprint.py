@@ -7,7 +7,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..core.runner import capture
+from ..kernel.objects import object_symbols, vmlinux_names, vmlinux_objects
 from ..trace.symbols import SymbolTable
 from .kbuild_map import KbuildMap
 
@@ -23,33 +23,12 @@ class Footprint:
     ran: list[str] = field(default_factory=list)  # functions with hits outside .init
 
 
-def vmlinux_objects(build: Path, prefix: str) -> list[str]:
-    """Objects linked into vmlinux (vmlinux.a is a thin archive), relative to the build."""
-    return capture([f"{prefix}ar", "t", "vmlinux.a"], cwd=build).split()
-
-
-def object_symbols(
-    build: Path, objects: list[str], prefix: str
-) -> dict[str, list[tuple[str, str, int]]]:
-    """object -> (name, nm type, size) of what it defines, from one nm over all of them."""
-    out: dict[str, list[tuple[str, str, int]]] = defaultdict(list)
-    text = capture([f"{prefix}nm", "--defined-only", "-S", "-A", *objects], cwd=build)
-    for line in text.splitlines():
-        where, _, rest = line.partition(": ") if ": " in line else line.partition(":")
-        fields = rest.split()
-        if len(fields) != 4:
-            continue  # no size: labels, absolute symbols
-        _addr, size, kind, name = fields
-        out[where].append((name, kind, int(size, 16)))
-    return out
-
-
 def footprints(
     build: Path, kmap: KbuildMap, symtab: SymbolTable, hits: dict[str, int], prefix: str
 ) -> dict[str, Footprint]:
     """Per option: what its objects weigh in this vmlinux and whether they ran."""
     in_vmlinux = {f.name: f for f in symtab.functions}
-    data_names = _vmlinux_names(build / "vmlinux", prefix)
+    data_names = vmlinux_names(build / "vmlinux", prefix)
     objects = vmlinux_objects(build, prefix)
     syms = object_symbols(build, objects, prefix)
     defined_in: dict[str, int] = defaultdict(int)
@@ -75,8 +54,3 @@ def footprints(
                 if unique and hits.get(name) and not (f is not None and f.is_init):
                     fp.ran.append(name)
     return out
-
-
-def _vmlinux_names(vmlinux: Path, prefix: str) -> set[str]:
-    text = capture([f"{prefix}nm", "--defined-only", vmlinux])
-    return {parts[2] for parts in (ln.split() for ln in text.splitlines()) if len(parts) == 3}

@@ -10,6 +10,7 @@ from typing import Any
 
 from ..core.errors import ConfigError
 from ..core.paths import resolve
+from .budget import load_budget
 from .derivation import Derivation, make
 from .files import CYCLES, KNOBS, RULES, SYSCALL_KEEP, TRIM_RULES
 from .losses import check_accept_entry
@@ -30,6 +31,22 @@ class RegressionRule:
 
     def allows(self, baseline: float, candidate: float) -> bool:
         return candidate <= baseline * (1 + self.tolerance)
+
+
+@dataclass
+class Limits:
+    """What an image may take. Every candidate but the baseline (the reference) is
+    checked; one past a limit is over_budget and not selected."""
+
+    budget: str | None = None  # a budget file: ceilings per subsystem or section
+    max_resident_bytes: int | None = field(default=None, metadata={"min": 1})
+    min_mem_available: int | None = field(default=None, metadata={"min": 0})  # bytes
+
+    @property
+    def any(self) -> bool:
+        return any(
+            v is not None for v in (self.budget, self.max_resident_bytes, self.min_mem_available)
+        )
 
 
 @dataclass
@@ -79,6 +96,7 @@ class CycleDef:
     # they point at sys_ni_syscall and fail silently.
     pruned_notice: bool = True
     search: SearchDef | None = None
+    limits: Limits = field(default_factory=Limits)
     # Trace every candidate with this selector and record its code locality.
     locality_selector: str | None = None
     name: str = ""
@@ -212,6 +230,13 @@ def load_cycles(
                     raise ConfigError(path, at, f"{where}: fragment {frag} not found")
             _check_once(cycle, c, where)
         _check_search_result(cycle, path, raw, line, item_lines)
+        if cycle.limits.budget is not None:
+            at = getattr(raw.get("limits"), "key_lines", {}).get("budget", line)
+            if not resolve(cycle.limits.budget).is_file():
+                raise ConfigError(
+                    path, at, f"cycle '{name}': budget file {cycle.limits.budget} not found"
+                )
+            load_budget(resolve(cycle.limits.budget))  # its own errors name its lines
         for key in ("trim_rules", "syscall_keep"):
             if not resolve(getattr(cycle, key)).is_file():
                 raise ConfigError(
@@ -341,7 +366,7 @@ def _check_search_result(
 
 
 # The pytest parameters every cycle gives its candidates; derivations add theirs.
-BASE_PARAMS = ("candidate", "derived_candidate")
+BASE_PARAMS = ("candidate", "derived_candidate", "limited_candidate")
 
 
 def search_slots(cycles: dict[str, CycleDef], trials: int | None) -> list[tuple[str, str]]:
@@ -362,6 +387,8 @@ def candidate_params(cycles: dict[str, CycleDef]) -> dict[str, list[tuple[str, s
     for cycle in cycles.values():
         for c in cycle.candidates:
             names = ["candidate"] + (["derived_candidate"] if c.name != cycle.baseline else [])
+            if cycle.limits.any and c.name != cycle.baseline:
+                names.append("limited_candidate")
             if cycle.locality_selector:
                 names.append("locality_candidate")
             for d in cycle.derivations(c.name):
