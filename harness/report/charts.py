@@ -9,38 +9,56 @@ from ..core import figures
 from ..core.verdicts import Reason
 from .summary import Summary
 
+# Each decision's marker and colour; a chart's legend lists those it shows.
+DECISION_STYLE: dict[str, tuple[str, str]] = {
+    Reason.SELECTED: ("*", "#c44e52"),
+    Reason.LARGER_THAN_SELECTED: ("o", "#4c72b0"),
+    Reason.QUALIFIED: ("o", "#55a868"),
+    Reason.AT_RISK: ("X", "#dd8452"),
+    Reason.REJECTED_BOOT_REGRESSION: ("v", "#8172b2"),
+    Reason.ENOSYS: ("P", "#937860"),
+    Reason.OVER_BUDGET: ("s", "#da8bc3"),
+    Reason.FAILED_WORKLOAD: ("D", "#8c8c8c"),
+    Reason.NOT_REPRODUCED: ("d", "#ccb974"),
+}
+OTHER_STYLE = ("^", "#64b5cd")
 
-def size_vs_time(summary: Summary, out: Path) -> list[Path]:
-    """One point per candidate that has both figures; the selected one marked."""
+
+def size_time_figure(summary: Summary):
+    """The figure and its labels: one point per candidate with both figures,
+    its marker saying its decision."""
     plt = figures.pyplot()
-
     points = [
         (name, d.linux_axf_bytes, d.guest_shell_ready_ms, d.reason)
         for name, d in summary.candidates.items()
         if d.linux_axf_bytes and d.guest_shell_ready_ms
     ]
     if not points:
-        return []
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    for name, size, ms, reason in points:
-        selected = reason == Reason.SELECTED
+        return None, []
+    fig, ax = plt.subplots(figsize=(8, 5))
+    for reason in dict.fromkeys(r for *_, r in points):
+        marker, color = DECISION_STYLE.get(reason, OTHER_STYLE)
+        mine = [(ms, size / 1024) for _, size, ms, r in points if r == reason]
         ax.scatter(
-            ms,
-            size / 1024,
-            s=60 if selected else 30,
-            color="#c44e52" if selected else "#4c72b0",
-            zorder=3,
-        )
-        ax.annotate(
-            name + (" (selected)" if selected else ""),
-            (ms, size / 1024),
-            textcoords="offset points",
-            xytext=(5, 4),
-            fontsize=8,
+            [m for m, _ in mine],
+            [k for _, k in mine],
+            marker=marker,
+            s=140 if reason == Reason.SELECTED else 45,
+            color=color,
+            label=str(reason),
+            zorder=2 if reason == Reason.SELECTED else 3,  # a point on the star shows on it
         )
     ax.set_xlabel("guest shell_ready_ms (under -icount)")
     ax.set_ylabel("linux.axf KiB")
     ax.set_title(f"cycle {summary.cycle}: size against boot time")
     ax.grid(alpha=0.3)
+    ax.margins(x=0.25, y=0.15)  # room for the labels
+    ax.legend(fontsize=8, title="decision", title_fontsize=8, loc="best")
     fig.tight_layout()
-    return figures.save(fig, out)
+    labels = figures.label_apart(ax, [(ms, size / 1024, name) for name, size, ms, _ in points])
+    return fig, labels
+
+
+def size_vs_time(summary: Summary, out: Path) -> list[Path]:
+    fig, _ = size_time_figure(summary)
+    return [] if fig is None else figures.save(fig, out)

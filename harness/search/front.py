@@ -108,17 +108,13 @@ def front_chart(base: Point, pts: list[Point], tolerance: float, out: Path) -> l
         zorder=2,
     )
     ax.axvline(base.guest_ms * (1 + tolerance), color="grey", linestyle=":", label="tolerance")
-    for i, p in enumerate(front):  # labels of the front only, staggered apart
-        ax.annotate(
-            p.label[:28],
-            (p.guest_ms, p.linux_axf_bytes),
-            textcoords="offset points",
-            xytext=(6, 10 if i % 2 else -14),
-            fontsize=7,
-        )
     ax.set_xlabel("guest shell-ready ms (-icount)")
     ax.set_ylabel("linux.axf bytes")
     ax.set_title("size_search: size for time")
+    ax.margins(x=0.2, y=0.1)
     ax.legend(fontsize=8)
     fig.tight_layout()
+    figures.label_apart(  # the front's points only: the rest are in search.txt
+        ax, [(p.guest_ms, p.linux_axf_bytes, p.label[:28]) for p in front], fontsize=7
+    )
     return figures.save(fig, out)
