@@ -92,10 +92,13 @@ class Search(Derivation):
         base = Point(search.base, base_built.axf_bytes, ctx.metric(search.base), "base")
         pts = points(base, r.outcomes + r.combinations)
         tolerance = ctx.cycle.regression.tolerance
-        text = table(r, full) + "\n" + front_table(base, pts, tolerance)
+        baseline_ms = ctx.metric(ctx.cycle.baseline)
+        text = table(r, full) + "\n" + front_table(base, pts, tolerance, baseline_ms)
         (out / "search.txt").write_text(text)
         chart = self._chart(ctx, r, me, cycle_dir)
-        chart += front_chart(base, pts, tolerance, cycle_dir / f"{ctx.cycle.name}-front")
+        chart += front_chart(
+            base, pts, tolerance, baseline_ms, cycle_dir / f"{ctx.cycle.name}-front"
+        )
         data = {
             "run_id": ctx.env.run_id,
             **r.as_json(),
