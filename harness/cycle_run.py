@@ -14,6 +14,8 @@ from typing import Any
 
 from .boot.census import CENSUS_FILE, CensusRecord, read_census, take_census
 from .boot.coverage import applet_coverage
+from .boot.initcall_boot import initcall_boot
+from .boot.initcalls import Timeline, explain, read_timeline, write_timeline
 from .boot.meminfo import read_meminfo
 from .boot.pre_kernel import pre_kernel_of
 from .boot.qemu import BootFailure, QemuSession, StepTimeout
@@ -484,7 +486,10 @@ class CycleRunner:
                 f"{rule.metric} {mine:.3f} ms vs baseline {base:.3f} ms "
                 f"(allowed +{rule.tolerance:.0%})"
             )
-            return rule.allows(base, mine), detail, {f"baseline_{rule.metric}": base}
+            ok = rule.allows(base, mine)
+            if not ok:  # say where: the phases and initcalls that grew
+                detail += "; " + self._where_slower(name)
+            return ok, detail, {f"baseline_{rule.metric}": base}
 
         return self._checked(name, StepName.REGRESSION, check)
 
@@ -527,6 +532,26 @@ class CycleRunner:
             return not over, detail, {"limits": lines}
 
         return self._checked(name, StepName.LIMITS, check)
+
+    def boot_timeline(self, name: str) -> Timeline:
+        """Where the candidate's boot time goes (one initcall_debug boot under
+        -icount per image and run; kept in its results folder)."""
+        built = self.built(name)
+        key = ("timeline", name)
+        if key not in self.memo:
+            digest = built.fingerprint.digest
+            got = read_timeline(built.results, self.env.run_id, digest)
+            if got is None:
+                got = initcall_boot(self.env.target, built, f"{self.cycle.name}/{name}")
+                write_timeline(built.results, self.env.run_id, digest, got)
+            self.memo[key] = got
+        return self.memo[key]
+
+    def _where_slower(self, name: str) -> str:
+        try:
+            return explain(self.boot_timeline(self.cycle.baseline), self.boot_timeline(name))
+        except KqualError as e:  # the verdict stands; only the explanation is missing
+            return f"where it grew: not measured ({str(e).splitlines()[0]})"
 
     def derived_check(self, name: str, step: StepName) -> tuple[bool, str]:
         """An extra step a derivation of the candidate brings (the ENOSYS tripwire...)."""

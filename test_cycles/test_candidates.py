@@ -47,6 +47,18 @@ def test_no_regression(cycle_runners, derived_candidate, record_property):
     assert ok, f"{cycle}/{name} boots slower: {detail}"
 
 
+def test_where_boot_time_goes(cycle_runners, candidate, record_property):
+    cycle, name = candidate
+    tl = cycle_runners[cycle].boot_timeline(name)
+    record_property("phases_ms", tl.phases)
+    record_property("top_initcalls_us", [(c.name, c.usecs) for c in tl.top(10)])
+    assert all(v >= 0 for v in tl.phases.values()), tl.phases
+    names = {c.name for c in tl.initcalls}
+    assert "populate_rootfs" in names, "the initramfs's unpacking is not among the initcalls"
+    assert not any(n.startswith("0x") for n in names), "initcalls the System.map cannot name"
+    assert tl.phases["unpack_initramfs"] > 0
+
+
 def test_within_limits(cycle_runners, limited_candidate, record_property):
     cycle, name = limited_candidate
     ok, detail = cycle_runners[cycle].limits(name)

@@ -116,3 +116,37 @@ def test_metadata_json_says_what_built_it(runner, target):
     assert "make" in make and f"-C{runner.source().tree}" not in make
     assert str(runner.source().tree) in make and "O=build" in make and "Image" in make
     assert any(a.startswith("cmd_systbl=") for a in make)  # its pruned table, as built
+
+
+def test_initcall_figures_are_the_same_on_two_boots(runner):
+    from harness.boot.initcall_boot import initcall_boot
+
+    built = runner.built(BASE)
+    one = initcall_boot(runner.env.target, built, f"{BASE} (1)")
+    two = initcall_boot(runner.env.target, built, f"{BASE} (2)")
+    assert one.usecs() == two.usecs() and one.phases == two.phases
+    assert [c.name for c in one.initcalls] == [c.name for c in two.initcalls]
+
+
+XZ = "initramfs-xz"
+
+
+def test_the_xz_initramfs_regression_is_its_unpacking(runner):
+    """xz packs the initramfs tighter and unpacks it slower: the regression's
+    detail must put the extra time in the unpacking, in populate_rootfs."""
+    from harness.search.trial import Verdict, evaluate
+    from harness.settings.cycles import CandidateDef
+    from harness.settings.derivation import make
+
+    trial = CandidateDef(name=XZ, base=BASE)
+    xz = {"INITRAMFS_COMPRESSION_XZ": "y", "INITRAMFS_COMPRESSION_GZIP": "n", "RD_XZ": "y"}
+    spec = {"options": {"set": xz | {"RD_GZIP": "n"}}}
+    trial.derivations = [make(spec, runner.results(XZ) / "trial.json", None, f"trial {XZ}")]
+    runner.declare(trial)
+    verdict, detail = evaluate(runner, XZ, BASE)
+    assert verdict == Verdict.REGRESSION, detail
+    base, mine = runner.boot_timeline(runner.cycle.baseline), runner.boot_timeline(XZ)
+    grown = mine.phases["unpack_initramfs"] - base.phases["unpack_initramfs"]
+    others = {k: mine.phases[k] - base.phases[k] for k in mine.phases if k != "unpack_initramfs"}
+    assert grown > 10 and all(grown > 5 * v for v in others.values()), (grown, others)
+    assert "unpack_initramfs +" in detail and "populate_rootfs +" in detail

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from pathlib import Path
 
 from harness.core import figures
 from harness.report.charts import DECISION_STYLE, size_time_figure, size_vs_time
@@ -60,3 +61,25 @@ def test_many_points_in_one_spot_still_get_labels_apart():
     boxes = [a.get_window_extent(renderer) for a in labels]
     assert not any(a.overlaps(b) for a, b in itertools.combinations(boxes, 2))
     figures.pyplot().close(fig)
+
+
+def test_the_boot_phases_chart_stacks_each_candidates_phases(tmp_path):
+    from harness.boot.initcalls import timeline
+    from harness.report.charts import boot_phases
+    from harness.report.summary import render
+
+    real = (Path(__file__).parent / "data" / "initcalls" / "an385-syscall-prune.log").read_text()
+    tl = timeline(real, 61.221)
+    s = summary()
+    for name, d in s.candidates.items():
+        d.boot_phases = dict(tl.phases, decompress=10.8 if name == "syscall-prune" else 0.0)
+        d.top_initcalls = [(c.name, c.usecs) for c in tl.top(10)]
+    paths = boot_phases(s, tmp_path / "c-boot-phases")
+    assert [p.suffix for p in paths] == [".png", ".svg"]
+    svg = paths[1].read_text()
+    assert "unpack_initramfs" in svg and "syscall-prune-trace" in svg
+    out = render(s)
+    assert (
+        "boot phases ms" in out
+        and "slowest initcalls of baseline (us): populate_rootfs 5,354" in out
+    )

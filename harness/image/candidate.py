@@ -147,7 +147,7 @@ def build_candidate(target: Target, spec: CandidateSpec) -> BuiltCandidate:
         wrap_stage = Stage(f"linux.axf {spec.name}", wrap_dir, image_fp, [axf])
         check_link_address(target, kernel.system_map)
         if wrap_stage.begin():
-            _wrap(target, kernel, wrap_dir)
+            wrap_kernel(target, kernel, wrap_dir)
             wrap_stage.done()
         rebuilt = kernel.rebuilt
         artifacts = [(kernel.zimage, "zImage")] if kernel.zimage else []
@@ -187,15 +187,17 @@ def build_candidate(target: Target, spec: CandidateSpec) -> BuiltCandidate:
     )
 
 
-def _wrap(target: Target, kernel: KernelBuild, wrap_dir: Path) -> None:
-    """linux.axf of the Image, or of the zImage loaded where it can decompress."""
+def wrap_kernel(
+    target: Target, kernel: KernelBuild, wrap_dir: Path, cmdline: str | None = None
+) -> Path:
+    """linux.axf of the Image, or of the zImage loaded where it can decompress;
+    `cmdline` replaces the target's (a boot that prints more, say)."""
     log = wrap_dir / "wrap.log"
     if kernel.zimage is None:
-        wrap(target, kernel.image, kernel.dtb, wrap_dir, log)
-        return
+        return wrap(target, kernel.image, kernel.dtb, wrap_dir, log, cmdline=cmdline)
     image_bytes = kernel.image.stat().st_size
     load = zimage_load(target, image_bytes, kernel.zimage.stat().st_size)
-    wrap(target, kernel.zimage, kernel.dtb, wrap_dir, log, load=load)
+    return wrap(target, kernel.zimage, kernel.dtb, wrap_dir, log, cmdline=cmdline, load=load)
 
 
 def _publish(src: Path, dst: Path) -> None:

@@ -62,3 +62,33 @@ def size_time_figure(summary: Summary):
 def size_vs_time(summary: Summary, out: Path) -> list[Path]:
     fig, _ = size_time_figure(summary)
     return [] if fig is None else figures.save(fig, out)
+
+
+PHASE_COLORS = ("#8172b2", "#4c72b0", "#55a868", "#dd8452", "#937860", "#c44e52", "#64b5cd")
+
+
+def boot_phases(summary: Summary, out: Path) -> list[Path]:
+    """Stacked bars: each candidate's guest boot, phase by phase (its initcall boot)."""
+    cands = {n: d.boot_phases for n, d in summary.candidates.items() if d.boot_phases}
+    if not cands:
+        return []
+    plt = figures.pyplot()
+    phases = list(next(iter(cands.values())))
+    fig, ax = plt.subplots(figsize=(8, 1.5 + 0.5 * len(cands)))
+    names = list(cands)
+    left = [0.0] * len(names)
+    for i, phase in enumerate(phases):
+        widths = [cands[n].get(phase, 0.0) for n in names]
+        ax.barh(names, widths, left=left, color=PHASE_COLORS[i % len(PHASE_COLORS)], label=phase)
+        left = [a + b for a, b in zip(left, widths, strict=True)]
+    ax.invert_yaxis()  # the baseline on top, as in the summary
+    ax.set_xlabel("guest ms (initcall_debug boot under -icount)")
+    ax.set_title(f"cycle {summary.cycle}: where boot time goes")
+    ax.legend(
+        fontsize=7,
+        ncol=len(phases),
+        loc="upper center",
+        bbox_to_anchor=(0.5, -0.25 - 0.02 * len(cands)),
+    )
+    fig.tight_layout()
+    return figures.save(fig, out)

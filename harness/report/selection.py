@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ..boot.census import CensusRecord, read_census
+from ..boot.initcalls import read_timeline
 from ..boot.losses import (
     Loss,
     interface_losses,
@@ -26,7 +27,7 @@ from ..core.verdicts import STEP_FAILURE, Reason, StepName
 from ..kernel.implemented import syscall_name
 from ..settings.cycles import CycleDef
 from .bloat import Bloat
-from .charts import size_vs_time
+from .charts import boot_phases, size_vs_time
 from .results import CandidateRecord, read_record
 from .summary import SYSCALL_COUNTS, Decision, Summary, render
 
@@ -114,6 +115,8 @@ def decide(cycle: CycleDef, root: Path, run_id: str) -> list[Decision]:
                 kernel_resident_bytes=r.kernel_resident_bytes,
                 mem_total_bytes=r.mem_total_bytes,
                 mem_available_bytes=r.mem_available_bytes,
+                boot_phases=tl.phases if (tl := read_timeline(root / c.name, run_id)) else {},
+                top_initcalls=[(x.name, x.usecs) for x in tl.top(10)] if tl else [],
                 locality=r.locality,
                 losses=[_loss_json(x, x in judged.accepted) for x in losses or []],
                 unused_accepts=judged.unused,
@@ -272,6 +275,7 @@ def write_summary(
                 shutil.copyfile(root / selected / rebuild, sel_dir / rebuild)
         (sel_dir / "CANDIDATE").write_text(selected + "\n")
     charts = size_vs_time(summary, root / f"{cycle.name}-size-vs-time")
+    charts += boot_phases(summary, root / f"{cycle.name}-boot-phases")
     if summary.search:
         charts += [root / f for f in summary.search.get("charts", []) if (root / f).exists()]
     summary.charts = [p.name for p in charts]

@@ -26,6 +26,10 @@ class Decision:
     kernel_resident_bytes: int | None = None
     mem_total_bytes: int | None = None
     mem_available_bytes: int | None = None
+    # Where its boot time goes (ms per phase, its initcall_debug boot) and its
+    # slowest initcalls (name, us).
+    boot_phases: dict[str, float] = field(default_factory=dict)
+    top_initcalls: list[tuple[str, int]] = field(default_factory=list)
     delta_bytes: int | None = None
     bloat: str = ""
     top_symbol_deltas: list[tuple[str, int, int, int]] = field(default_factory=list)
@@ -41,6 +45,7 @@ class Decision:
         values = {f.name: data[f.name] for f in fields(cls) if f.name in data}
         values["reason"] = Reason(values["reason"])
         values["top_symbol_deltas"] = [tuple(t) for t in values.get("top_symbol_deltas", [])]
+        values["top_initcalls"] = [tuple(t) for t in values.get("top_initcalls", [])]
         return cls(**values)
 
 
@@ -96,6 +101,7 @@ def render(summary: Summary) -> str:
             + f"{_fmt(d.shell_ready_ms, '.0f'):>10}{_fmt(d.guest_shell_ready_ms, '.3f'):>10}"
         )
     lines += _memory_lines(summary)
+    lines += _phase_lines(summary)
     lines += _kernel_lines(summary.kernel)
     lines += ["", f"{'candidate':<{w}}{'decision':<26}detail"]
     for name, d in cands.items():
@@ -189,6 +195,25 @@ def _memory_lines(summary: Summary) -> list[str]:
         "MemTotal/MemAvailable: /proc/meminfo at shell-ready; pareto: no other candidate "
         "is smaller in linux.axf, resident bytes and guest time at once)"
     )
+    return lines
+
+
+def _phase_lines(summary: Summary) -> list[str]:
+    cands = {n: d for n, d in summary.candidates.items() if d.boot_phases}
+    if not cands:
+        return []
+    w = max([len(n) for n in cands] + [14]) + 2
+    phases = list(next(iter(cands.values())).boot_phases)
+    lines = ["", f"{'boot phases ms':<{w}}" + "".join(f"{p:>18}" for p in phases)]
+    for name, d in cands.items():
+        lines.append(f"{name:<{w}}" + "".join(f"{d.boot_phases.get(p, 0):>18.3f}" for p in phases))
+    lines.append(
+        "(one initcall_debug boot under -icount per candidate: its prints make it slower "
+        "than the measured boot; the initcalls' own times leave them out)"
+    )
+    for name, d in cands.items():
+        top = ", ".join(f"{n} {us:,}" for n, us in d.top_initcalls[:5])
+        lines.append(f"  slowest initcalls of {name} (us): {top}")
     return lines
 
 
