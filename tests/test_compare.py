@@ -99,6 +99,27 @@ def test_compare_renders_text_markdown_and_json(tmp_path, capsys):
     assert {"syscall": "chroot", "old": "implemented", "new": "pruned"} in data["syscalls"]
 
 
+def test_top_cuts_every_table_symbols_included(tmp_path):
+    from harness.report.bloat import parse
+
+    for folder in (OLD, NEW):  # bloat-o-meter is given both vmlinux files
+        shutil.copytree(folder, tmp_path / folder.name)
+        (tmp_path / folder.name / "vmlinux").write_bytes(b"")
+
+    fake = parse(
+        "add/remove: 0/3 grow/shrink: 0/0 up/down: 0/-6 (-6)\n"
+        "Function                                     old     new   delta\n"
+        "a                                              3       -      -3\n"
+        "b                                              2       -      -2\n"
+        "c                                              1       -      -1\n"
+    )
+    old, new = side(tmp_path / OLD.name), side(tmp_path / NEW.name)
+    c = compare(old, new, lambda old, new: fake, top=2)
+    assert len(c.subsystems[1]) == len(c.subsystems[2]) == 2
+    text = render(c)
+    assert "  a " in text and "  b " in text and "  c " not in text
+
+
 def test_a_cycle_folder_stands_for_its_selected_image(tmp_path):
     cycle = tmp_path / "size_search"
     shutil.copytree(NEW, cycle / "syscall-prune")

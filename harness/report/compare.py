@@ -65,6 +65,7 @@ class Comparison:
     options: list[tuple[str, str, str]] = field(default_factory=list)  # name, old, new
     syscalls: list[tuple[str, str, str]] = field(default_factory=list)  # name, old, new state
     notes: list[str] = field(default_factory=list)  # what could not be compared, and why
+    top: int = TOP  # rows of the subsystem and symbol tables
 
     def as_json(self) -> dict[str, Any]:
         def rows(rs: list[Row]) -> list[dict[str, Any]]:
@@ -124,7 +125,7 @@ def _top(old: dict[str, int], new: dict[str, int], top: int) -> list[Row]:
 def compare(
     old: Side, new: Side, bloat: Callable[[Path, Path], Bloat] | None = None, top: int = TOP
 ) -> Comparison:
-    c = Comparison(old.label, new.label)
+    c = Comparison(old.label, new.label, top=top)
     o, n = old.record, new.record
     c.image = [
         Row("linux.axf bytes", o.linux_axf_bytes, n.linux_axf_bytes),
@@ -217,7 +218,7 @@ def render(c: Comparison, markdown: bool = False) -> str:
     for depth, rows in c.subsystems.items():
         out += _table(f"subsystems at depth {depth} (top {len(rows)} by change)", rows, md)
     if c.symbols is not None:
-        rows = [Row(name, old, new) for name, old, new, _ in c.symbols.deltas[:TOP]]
+        rows = [Row(name, old, new) for name, old, new, _ in c.symbols.deltas[: c.top]]
         out += _table(f"symbols (bloat-o-meter: {c.symbols.header})", rows, md)
     out += _pairs("config options", ("option", "old", "new"), c.options, md)
     out += _pairs("syscalls", ("syscall", "old", "new"), c.syscalls, md)
