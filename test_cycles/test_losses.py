@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
+from kq_cycles import runner_with
 
 from harness.boot.losses import Loss, LossKind, accepts, interface_losses
 from harness.search.trial import Verdict, evaluate
@@ -26,10 +27,7 @@ NAME = "no-proc-sysctl"
 @pytest.fixture(scope="module")
 def runner(cycle_runners):
     """A cycle that has the safe prune, with a trial of PROC_SYSCTL=n on top of it."""
-    with_base = [r for r in cycle_runners.values() if BASE in [c.name for c in r.cycle.candidates]]
-    if not with_base:
-        pytest.skip(f"no cycle of this run has a '{BASE}' candidate")
-    r = with_base[0]
+    r = runner_with(cycle_runners, BASE)
     trial = CandidateDef(name=NAME, base=BASE)
     spec = {"options": {"set": {"PROC_SYSCTL": "n"}}}
     trial.derivations = [make(spec, r.results(NAME) / "trial.json", None, f"trial {NAME}")]

@@ -15,7 +15,7 @@ from harness.core import jsonfile
 from harness.core.errors import ConfigError
 from harness.report.budget_check import breaches, figures
 from harness.report.compare import CompareError, compare, render, side
-from harness.report.image_sizes import read_sizes
+from harness.report.image_sizes import ImageSizes, read_sizes
 from harness.report.subsystems import Subsystems, attribute, depth_view, rollup
 from harness.settings.budget import load_budget
 
@@ -209,8 +209,6 @@ def test_sizes_json_keeps_its_types():
     data = json.loads((NEW / "sizes.json").read_text())
     data["resident_bytes"] = "1270076"
     with pytest.raises(ValueError):
-        from harness.report.image_sizes import ImageSizes
-
         ImageSizes.from_json(data)
     with pytest.raises(ValueError):
         Subsystems.from_json({"folders": {"kernel": 1.5}})

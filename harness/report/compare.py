@@ -23,9 +23,9 @@ from .bloat import Bloat
 from .image_sizes import ImageSizes, read_sizes
 from .results import CandidateRecord, read_record
 from .subsystems import depth_view
+from .summary import SECTION_COLUMNS
 
 TOP = 15
-SECTIONS = ("text", "rodata", "data", "bss", "init", "unwind")
 
 
 class CompareError(KqualError):
@@ -134,7 +134,7 @@ def compare(
         Row("MemAvailable bytes", o.mem_available_bytes, n.mem_available_bytes),
         Row("MemFree bytes", o.mem_free_bytes, n.mem_free_bytes),
     ]
-    c.sections = [Row(k, o.sections.get(k), n.sections.get(k)) for k in SECTIONS]
+    c.sections = [Row(k, o.sections.get(k), n.sections.get(k)) for k in SECTION_COLUMNS]
     if old.sizes and new.sizes:
         for depth in (1, 2):
             c.subsystems[depth] = _top(
